@@ -1,0 +1,115 @@
+"""Small pieces every script in scripts/ shares: clear errors, masked URLs, atomic writes, HTTP.
+
+Each script imports this module from its own folder (``python scripts/x.py`` puts scripts/ on
+``sys.path``). Nothing here prints a secret: URLs pass through ``mask_url`` before any message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+USER_AGENT = "model-pipeline-template (+https://github.com/explosion/spacy-models releases via pip find-links)"
+
+# user:password@ (or token@) in any URL inside a string.
+_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+
+
+class UserError(Exception):
+    """A problem the user can fix: printed as one message, exit status 1, no traceback."""
+
+
+def mask_url(text: str) -> str:
+    """Replace ``user:password@`` (or ``token@``) in every URL of ``text`` with ``****@``."""
+    return _CREDENTIALS.sub(r"\g<scheme>****@", text)
+
+
+def error(message: str) -> int:
+    """Print ``message`` (masked) to stderr as the script's one error line; return exit code 1."""
+    print(f"error: {mask_url(message)}", file=sys.stderr)
+    return 1
+
+
+@contextmanager
+def atomic_writer(path: Path, mode: str = "w") -> Iterator[IO]:
+    """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds.
+
+    On any exception the temporary file is removed and ``path`` keeps its old content.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as handle:
+            yield handle
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (see ``atomic_writer``)."""
+    with atomic_writer(path) as handle:
+        handle.write(text)
+
+
+def sha256_file(path: Path) -> str:
+    """Return the hex sha256 of the file at ``path``."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def http_session(retries: int = 3, backoff: float = 0.5) -> requests.Session:
+    """A ``requests`` session with our User-Agent that retries connection errors and 5xx.
+
+    Retries back off exponentially (``backoff`` seconds, doubled each time). 4xx answers are
+    returned to the caller, which knows what each means.
+    """
+    session = requests.Session()
+    session.headers["User-Agent"] = USER_AGENT
+    retry = Retry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        backoff_factor=backoff,
+        status_forcelist=(500, 502, 503, 504),
+        allowed_methods=frozenset({"GET", "HEAD"}),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def read_sha256sums(path: Path) -> dict[str, str]:
+    """Read a ``sha256sum``-style file (``<hex>  <file name>`` lines) into {file name: hex}."""
+    if not path.is_file():
+        return {}
+    sums: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        hexdigest, _, name = line.partition("  ")
+        if name and re.fullmatch(r"[0-9a-f]{64}", hexdigest):
+            sums[name] = hexdigest
+    return sums
+
+
+def write_sha256sums(path: Path, sums: dict[str, str]) -> None:
+    """Write {file name: hex} as a sorted ``sha256sum``-style file, atomically."""
+    atomic_write_text(path, "".join(f"{sums[name]}  {name}\n" for name in sorted(sums)))

@@ -1,0 +1,32 @@
+"""Fixtures shared by every test: a pip with no configuration but what a test gives it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def isolated_pip(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Clear every ``PIP_*`` variable and give pip an empty config file (as pip-tools' tests do).
+
+    This machine's pip config sets find-links and extra index URLs, and so do many developers';
+    without this, they would change what the tests resolve. One test sets a hostile config on
+    purpose to prove none of it leaks into written files.
+    """
+    for name in list(os.environ):
+        if name.startswith("PIP_") or name in {"GITHUB_TOKEN", "GITHUB_API_URL", "FIND_LINKS"}:
+            monkeypatch.delenv(name)
+    empty = tmp_path_factory.getbasetemp() / "empty-pip.conf"
+    if not empty.exists():
+        empty.write_text("")
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(empty))
+    monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    """The template's own checkout."""
+    return Path(__file__).resolve().parent.parent

@@ -1,0 +1,116 @@
+"""Build tiny, valid distributions for the tests: wheels, and sdists that leave a marker when built.
+
+Nothing here touches the network. Each wheel holds one module that sets ``VERSION``, so a test
+can import it and see which file pip installed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import tarfile
+import textwrap
+import zipfile
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+
+def _record_line(path: str, data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{path},sha256={digest},{len(data)}"
+
+
+def make_wheel(
+    directory: Path,
+    name: str,
+    version: str,
+    requires: tuple[str, ...] | list[str] = (),
+    payload: bytes = b"",
+) -> Path:
+    """Write ``{name}-{version}-py3-none-any.whl`` into ``directory`` and return its path.
+
+    ``payload`` adds a data file, to make a wheel bigger or to change its hash.
+    """
+    module = name.replace("-", "_").lower()
+    dist_info = f"{module}-{version}.dist-info"
+    metadata = [
+        "Metadata-Version: 2.1",
+        f"Name: {name}",
+        f"Version: {version}",
+        *(f"Requires-Dist: {req}" for req in requires),
+    ]
+    files = {
+        f"{module}/__init__.py": f'VERSION = "{version}"\n'.encode(),
+        f"{dist_info}/METADATA": ("\n".join(metadata) + "\n").encode(),
+        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    if payload:
+        files[f"{module}/payload.bin"] = payload
+    record = [_record_line(path, data) for path, data in files.items()]
+    record.append(f"{dist_info}/RECORD,,")
+    files[f"{dist_info}/RECORD"] = ("\n".join(record) + "\n").encode()
+
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{module}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name_in_zip, data in files.items():
+            info = zipfile.ZipInfo(name_in_zip, date_time=(2020, 1, 1, 0, 0, 0))
+            archive.writestr(info, data)
+    return path
+
+
+def make_marker_sdist(directory: Path, name: str, version: str, marker: Path) -> Path:
+    """Write an sdist whose build backend creates ``marker`` as soon as pip asks it anything.
+
+    It needs no download to build (an in-tree backend, no build requirements), so if a resolver
+    ever prepares it, the marker appears: a test that asserts the marker is absent can fail.
+    """
+    module = name.replace("-", "_").lower()
+    root = f"{module}-{version}"
+    backend = textwrap.dedent(
+        f"""
+        import pathlib
+        pathlib.Path({str(marker)!r}).write_text("built {name} {version}")
+
+        def get_requires_for_build_wheel(config_settings=None):
+            return []
+
+        def prepare_metadata_for_build_wheel(directory, config_settings=None):
+            raise RuntimeError("squatting package: this code should never run")
+
+        def build_wheel(directory, config_settings=None, metadata_directory=None):
+            raise RuntimeError("squatting package: this code should never run")
+        """
+    ).encode()
+    files = {
+        f"{root}/pyproject.toml": (
+            b'[build-system]\nrequires = []\nbuild-backend = "squat_backend"\nbackend-path = ["."]\n'
+        ),
+        f"{root}/squat_backend.py": backend,
+        f"{root}/PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{module}-{version}.tar.gz"
+    with tarfile.open(path, "w:gz") as archive:
+        for name_in_tar, data in files.items():
+            info = tarfile.TarInfo(name_in_tar)
+            info.size = len(data)
+            info.mtime = 1577836800
+            archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+def write_simple_index(root: Path, files: list[Path]) -> str:
+    """Write a PEP 503 index of ``files`` under ``root`` and return its ``file://`` URL."""
+    by_project: dict[str, list[Path]] = {}
+    for path in files:
+        project = canonicalize_name(path.name.split("-")[0])
+        by_project.setdefault(project, []).append(path)
+    for project, paths in by_project.items():
+        page = root / project / "index.html"
+        page.parent.mkdir(parents=True, exist_ok=True)
+        links = "".join(f'<a href="{p.resolve().as_uri()}">{p.name}</a>\n' for p in paths)
+        page.write_text(f"<!DOCTYPE html>\n<html><body>\n{links}</body></html>\n")
+    return root.resolve().as_uri() + "/"
