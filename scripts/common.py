@@ -13,14 +13,17 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 import requests
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-USER_AGENT = "model-pipeline-template (+https://github.com/explosion/spacy-models releases via pip find-links)"
+USER_AGENT = "model-pipeline-template/1 (release links for pip find-links)"
 
 # user:password@ (or token@) in any URL inside a string.
 _CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
@@ -113,3 +116,62 @@ def read_sha256sums(path: Path) -> dict[str, str]:
 def write_sha256sums(path: Path, sums: dict[str, str]) -> None:
     """Write {file name: hex} as a sorted ``sha256sum``-style file, atomically."""
     atomic_write_text(path, "".join(f"{sums[name]}  {name}\n" for name in sorted(sums)))
+
+
+@dataclass(frozen=True)
+class Line:
+    """One logical line of a requirements file (continuations joined), comments removed."""
+
+    number: int  # where it starts, 1-based
+    text: str  # without comments and continuation backslashes
+    hashes: tuple[str, ...]  # the hex of each --hash=sha256:<hex>
+
+    @property
+    def is_option(self) -> bool:
+        return self.text.startswith("-")
+
+    def requirement(self) -> Requirement:
+        """The requirement on this line; raises UserError naming the line when it is garbled."""
+        try:
+            return Requirement(self.text)
+        except InvalidRequirement as exc:
+            message = f"line {self.number}: {self.text!r} is not a requirement ({exc})"
+            raise UserError(message) from None
+
+    def pin(self) -> tuple[str, str] | None:
+        """(canonical name, version) when the line pins with ``==``, else None."""
+        req = self.requirement()
+        specs = list(req.specifier)
+        if len(specs) == 1 and specs[0].operator == "==" and "*" not in specs[0].version:
+            return canonicalize_name(req.name), specs[0].version
+        return None
+
+
+_HASH = re.compile(r"--hash[= ]sha256:([0-9a-fA-F]{64})\b")
+
+
+def read_requirement_lines(path: Path) -> list[Line]:
+    """Read a requirements file (``.in`` or pip-compile's ``.txt``) into logical lines.
+
+    Blank lines and comments (``#`` at the start or after white space) are dropped; ``--hash``
+    options are taken off the requirement and kept in ``Line.hashes``.
+    """
+    lines: list[Line] = []
+    pending: list[str] = []
+    start = 0
+    for number, raw in enumerate(path.read_text().splitlines(), start=1):
+        text = re.split(r"(?:^|\s)#", raw, maxsplit=1)[0].rstrip()
+        if not pending:
+            start = number
+        if text.endswith("\\"):
+            pending.append(text[:-1])
+            continue
+        pending.append(text)
+        joined = " ".join(part.strip() for part in pending).strip()
+        pending = []
+        if not joined:
+            continue
+        hashes = tuple(h.lower() for h in _HASH.findall(joined))
+        joined = _HASH.sub("", joined).strip()
+        lines.append(Line(start, joined, hashes))
+    return lines
