@@ -1,0 +1,193 @@
+"""Fetch each release file a compile or an install needs once, into build/release-files/.
+
+Model wheels are big. Left alone, pip-compile downloads a release file to read its metadata and
+again to hash it, and pip-sync downloads it once more to install it. This script downloads the
+chosen files once, checks each against the sha256 digest the releases API gave (when it gave
+one), records every file's sha256 in build/release-files/SHA256SUMS, and rewrites the links page
+so that its link for a cached file points at the copy in build/: pip and pip-compile then read
+and hash it locally.
+
+Which files:
+  --newest FILE ...   for each release package a requirement file names, the newest release
+                      version its range allows (what a compile will most likely choose);
+  --pinned FILE       the versions pinned in a compiled requirements.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from model_links import Asset, read_manifest, write_links_page
+from packaging.specifiers import SpecifierSet
+from packaging.tags import sys_tags
+from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.version import Version
+
+import common
+
+MANIFEST = Path("build/model-assets.json")
+FILES_DIR = Path("build/release-files")
+LINKS_PAGE = Path("build/model-links.html")
+EXAMPLES = """\
+examples:
+  python scripts/release_files.py --newest requirements.in requirements-model.in
+  python scripts/release_files.py --pinned requirements.txt
+"""
+
+
+def installable_files(assets: Iterable[Asset]) -> list[Asset]:
+    """The files pip would take for one version: wheels for this interpreter, else its sdists."""
+    assets = list(assets)
+    supported = set(sys_tags())
+    wheels = [
+        a
+        for a in assets
+        if a.filename.endswith(".whl") and parse_wheel_filename(a.filename)[3] & supported
+    ]
+    return wheels or [a for a in assets if not a.filename.endswith(".whl")]
+
+
+def by_project(assets: Iterable[Asset]) -> dict[str, dict[Version, list[Asset]]]:
+    """Index the links page's assets as {project: {version: [assets]}}."""
+    index: dict[str, dict[Version, list[Asset]]] = {}
+    for asset in assets:
+        index.setdefault(asset.project, {}).setdefault(Version(asset.version), []).append(asset)
+    return index
+
+
+def newest_allowed(
+    versions: Iterable[Version], specifier: SpecifierSet, pre: bool
+) -> Version | None:
+    """The highest of ``versions`` inside ``specifier`` (prereleases only when ``pre``)."""
+    allowed = list(specifier.filter(versions, prereleases=pre or None))
+    return max(allowed, default=None)
+
+
+def wanted_newest(paths: Sequence[Path], assets: list[Asset], pre: bool) -> list[Asset]:
+    """Release files of the newest version each release package in ``paths`` allows."""
+    index = by_project(assets)
+    wanted: list[Asset] = []
+    for path in paths:
+        if not path.is_file():
+            continue
+        for line in common.read_requirement_lines(path):
+            if line.is_option:
+                continue
+            try:
+                req = line.requirement()
+            except common.UserError:
+                continue  # pip-compile reports a garbled line with its own words
+            versions = index.get(canonicalize_name(req.name))
+            if not versions or (req.marker and not req.marker.evaluate()):
+                continue
+            best = newest_allowed(versions, req.specifier, pre)
+            if best is not None:
+                wanted.extend(installable_files(versions[best]))
+    return wanted
+
+
+def wanted_pinned(path: Path, assets: list[Asset]) -> list[Asset]:
+    """Release files of each release package pinned (``==``) in ``path``."""
+    index = by_project(assets)
+    wanted: list[Asset] = []
+    for line in common.read_requirement_lines(path):
+        pin = None if line.is_option else line.pin()
+        if pin and pin[0] in index and Version(pin[1]) in index[pin[0]]:
+            wanted.extend(installable_files(index[pin[0]][Version(pin[1])]))
+    return wanted
+
+
+def download(asset: Asset, files_dir: Path, session: common.requests.Session) -> str:
+    """Download one asset into ``files_dir`` (temporary name, then rename); return its sha256.
+
+    A file whose sha256 differs from the API's digest is refused and removed.
+    """
+    target = files_dir / asset.filename
+    try:
+        response = session.get(asset.url, stream=True, timeout=60)
+    except common.requests.RequestException as exc:
+        raise common.UserError(f"could not download {asset.url}: {exc}") from None
+    with response:
+        if response.status_code != 200:
+            raise common.UserError(
+                f"could not download {asset.url}: HTTP {response.status_code}; "
+                "run `make links` to refresh the links page, then try again"
+            )
+        with common.atomic_writer(target, "wb") as handle:
+            for block in response.iter_content(1 << 20):
+                handle.write(block)
+            handle.flush()
+            sha256 = common.sha256_file(Path(handle.name))
+            if asset.sha256 and sha256 != asset.sha256:
+                raise common.UserError(
+                    f"{asset.filename} from {asset.url} has sha256 {sha256}, but the release "
+                    f"says {asset.sha256}: refusing it. Try again; if it persists, report it "
+                    f"to the maintainers of {asset.repo}"
+                )
+    return sha256
+
+
+def ensure_cached(
+    assets: Iterable[Asset], files_dir: Path = FILES_DIR, quiet: bool = False
+) -> dict[str, str]:
+    """Make sure every asset is in ``files_dir``; return SHA256SUMS as {file name: sha256}.
+
+    Files already recorded in SHA256SUMS are not downloaded again.
+    """
+    sums = common.read_sha256sums(files_dir / "SHA256SUMS")
+    missing = {
+        a.filename: a
+        for a in assets
+        if a.filename not in sums or not (files_dir / a.filename).is_file()
+    }
+    if not missing:
+        return sums
+    files_dir.mkdir(parents=True, exist_ok=True)
+    session = common.http_session()
+    for _, asset in sorted(missing.items()):
+        sums[asset.filename] = download(asset, files_dir, session)
+        common.write_sha256sums(files_dir / "SHA256SUMS", sums)
+        if not quiet:
+            print(f"release-files: cached {asset.filename}")
+    return sums
+
+
+def release_hashes(assets: Iterable[Asset], sums: dict[str, str]) -> set[str]:
+    """The sha256 of each asset: the API's digest, else the hash recorded when it was cached."""
+    return {a.sha256 or sums[a.filename] for a in assets if a.sha256 or a.filename in sums}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--newest", nargs="+", type=Path, metavar="FILE")
+    which.add_argument("--pinned", type=Path, metavar="FILE")
+    parser.add_argument("--pre", action="store_true", help="let a range pick a prerelease")
+    parser.add_argument("--manifest", type=Path, default=MANIFEST)
+    parser.add_argument("--files-dir", type=Path, default=FILES_DIR)
+    parser.add_argument("-o", "--output", type=Path, default=LINKS_PAGE, help="the links page")
+    parser.add_argument("-q", "--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        if not args.manifest.is_file():
+            raise common.UserError(f"{args.manifest} is missing: run `make links` first")
+        assets = read_manifest(args.manifest)
+        if args.newest:
+            wanted = wanted_newest(args.newest, assets, args.pre)
+        else:
+            wanted = wanted_pinned(args.pinned, assets)
+        ensure_cached(wanted, args.files_dir, args.quiet)
+        write_links_page(assets, args.output, args.files_dir)
+    except common.UserError as exc:
+        return common.error(str(exc))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
