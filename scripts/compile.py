@@ -1,0 +1,284 @@
+"""Compile requirements.txt from requirements.in and requirements-model.in: pinned, hashed, safe.
+
+pip-compile runs with every source the workflow uses (the links page, build/wheels, FIND_LINKS,
+and the user's own pip configuration) but writes none of them into the file, and its header names
+`make requirements.txt`. Release packages (those with an asset on the links page) are held to the
+releases: no version above the newest release, and wheels only, so an sdist of the same name on
+an index is never built; their hashes are set to exactly those of the release files. The result
+passes verify.check before it replaces requirements.txt; on any failure the old file stays.
+
+When an edit to requirements.in conflicts with a pin already in requirements.txt (say
+``spacy<3.8`` while a model built for 3.8 is pinned), the packages in the conflict are
+re-resolved; when no resolution exists, the message names the conflict and what to run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from model_links import Asset, read_manifest
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+import common
+import verify
+from release_files import (
+    FILES_DIR,
+    LINKS_PAGE,
+    MANIFEST,
+    by_project,
+    ensure_cached,
+    installable_files,
+    release_hashes,
+)
+
+SOURCES = (Path("requirements.in"), Path("requirements-model.in"))
+OUTPUT = Path("requirements.txt")
+CONSTRAINTS = Path("build/release-constraints.txt")
+WHEELS_DIR = Path("build/wheels")
+EXAMPLES = """\
+examples:
+  python scripts/compile.py                       # requirements.txt from the .in files
+  python scripts/compile.py --upgrade             # newest versions the ranges allow
+  PACKAGES="spacy en_core_web_sm" python scripts/compile.py --upgrade
+  python scripts/compile.py --check               # is requirements.txt up to date?
+"""
+
+
+class CompileFailed(common.UserError):
+    """pip-compile failed; ``conflict`` names the packages of a ResolutionImpossible."""
+
+    def __init__(self, message: str, conflict: set[str]) -> None:
+        super().__init__(message)
+        self.conflict = conflict
+
+
+def release_names(paths: Sequence[Path], index: dict[str, dict[Version, list[Asset]]]) -> set[str]:
+    """The release packages the requirement files at ``paths`` name (or pin)."""
+    names = set()
+    for path in paths:
+        if path.is_file():
+            for line in common.read_requirement_lines(path):
+                if not line.is_option:
+                    try:
+                        names.add(canonicalize_name(line.requirement().name))
+                    except common.UserError:
+                        continue
+    return names & index.keys()
+
+
+def write_constraints(names: set[str], index: dict[str, dict[Version, list[Asset]]]) -> None:
+    """Hold each release package at or below its newest release: an index's 999.9.9 never wins."""
+    lines = [f"{name}<={max(index[name])}\n" for name in sorted(names)]
+    header = "# Made by scripts/compile.py: release packages stay within their releases.\n"
+    common.atomic_write_text(CONSTRAINTS, header + "".join(lines))
+
+
+def find_links() -> list[str]:
+    """Find-links for pip-compile: the links page, build/wheels, then FIND_LINKS (secret-safe)."""
+    links = [str(LINKS_PAGE)] if LINKS_PAGE.is_file() else []
+    if WHEELS_DIR.is_dir():
+        links.append(str(WHEELS_DIR))
+    return links + os.environ.get("FIND_LINKS", "").split()
+
+
+def conflict_names(stderr: str) -> set[str]:
+    """Names in pip's "The conflict is caused by:" block."""
+    names = set()
+    for match in re.finditer(
+        r"^\s+(?:The user requested \(?(?:constraint\)? )?([A-Za-z0-9._-]+)"
+        r"|([A-Za-z0-9._-]+) \S+ depends on)",
+        stderr,
+        re.MULTILINE,
+    ):
+        names.add(canonicalize_name(match.group(1) or match.group(2)))
+    return names
+
+
+def explain(stderr: str) -> CompileFailed:
+    """Turn pip-compile's output into one message (no traceback), naming file, line or package."""
+    missing = re.search(r"No matching distribution found for ([A-Za-z0-9._-]+)", stderr)
+    if missing:
+        name = canonicalize_name(missing.group(1))
+        where = "requirements.in"
+        for path in SOURCES:
+            if path.is_file():
+                for line in common.read_requirement_lines(path):
+                    if not line.is_option and name in line.text.lower().replace("_", "-"):
+                        where = f"{path}:{line.number}"
+        return CompileFailed(
+            f"{where}: no source offers {missing.group(1)} in the range asked for (looked on "
+            "your package indexes, the release links page, build/wheels and FIND_LINKS); check "
+            "the name and range, or run `make links` if it is a new release",
+            set(),
+        )
+    names = conflict_names(stderr)
+    if names:
+        block = re.search(r"The conflict is caused by:\n((?:\s+.*\n?)+)", stderr)
+        details = " ".join(block.group(1).split()) if block else ""
+        upgrade = "make upgrade PACKAGES='" + " ".join(sorted(names)) + "'"
+        return CompileFailed(
+            f"no versions satisfy requirements.in together: {details}. Loosen one of these "
+            f"ranges in requirements.in, or run `{upgrade}`",
+            names,
+        )
+    tail = [line for line in stderr.strip().splitlines() if line.strip()][-3:]
+    return CompileFailed("pip-compile failed: " + " | ".join(tail), set())
+
+
+def run_pip_compile(
+    output: Path, only_binary: set[str], upgrade: bool, packages: Sequence[str]
+) -> None:
+    """Run pip-compile into ``output`` (whose old content serves as the existing pins)."""
+    command = [
+        sys.executable, "-m", "piptools", "compile", "--quiet", "--no-config",
+        "--generate-hashes", "--allow-unsafe", "--strip-extras",
+        "--no-emit-index-url", "--no-emit-find-links", "--no-emit-trusted-host",
+        "--constraint", str(CONSTRAINTS), "--output-file", str(output),
+    ]  # fmt: skip
+    for link in find_links():
+        command += ["--find-links", link]
+    if only_binary:
+        command += ["--pip-args", "--only-binary=" + ",".join(sorted(only_binary))]
+    if os.environ.get("PRE"):
+        command.append("--pre")
+    if upgrade and not packages:
+        command.append("--upgrade")
+    for package in packages:
+        command += ["--upgrade-package", package]
+    command += [str(path) for path in SOURCES if path.is_file()]
+    env = {**os.environ, "CUSTOM_COMPILE_COMMAND": "make requirements.txt"}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise explain(common.mask_url(result.stderr + result.stdout))
+
+
+def set_release_hashes(text: str, hashes: dict[str, set[str]]) -> str:
+    """Replace the --hash lines of each ``name==version`` in ``hashes`` with exactly its set."""
+    out: list[str] = []
+    skipping = False
+    for line in text.splitlines(keepends=True):
+        if skipping and line.lstrip().startswith("--hash="):
+            continue
+        skipping = False
+        name = canonicalize_name(re.split(r"[=\s\\\[;]", line, maxsplit=1)[0] or "-")
+        if name in hashes and re.match(r"^[A-Za-z0-9._-]+==", line):
+            out.append(line.split(" \\")[0].rstrip("\n") + " \\\n")
+            block = [f"    --hash=sha256:{h}" for h in sorted(hashes[name])]
+            out.append(" \\\n".join(block) + "\n")
+            skipping = True
+        else:
+            out.append(line)
+    return "".join(out)
+
+
+def compile_to(output: Path, upgrade: bool, packages: Sequence[str]) -> None:
+    """Compile into ``output`` and make it pass the guard; raise UserError if it cannot."""
+    assets = read_manifest(MANIFEST) if MANIFEST.is_file() else []
+    index = by_project(assets)
+    names = release_names([*SOURCES, OUTPUT], index)
+    conflict_retry = not upgrade and OUTPUT.is_file()
+    for _ in range(5):
+        write_constraints(names, index)
+        wheel_only = {n for n in names if any(a.filename.endswith(".whl") for a in _all(index[n]))}
+        try:
+            run_pip_compile(output, wheel_only, upgrade, packages)
+        except CompileFailed as failure:
+            if not (conflict_retry and failure.conflict):
+                raise
+            conflict_retry = False  # once: re-resolve the conflicting packages from scratch
+            packages = sorted(set(packages) | failure.conflict)
+            continue
+        pinned = release_names([output], index)
+        if pinned <= names:
+            break
+        names |= pinned  # a release package came in as a dependency: hold it too, recompile
+    pins = [line for line in common.read_requirement_lines(output) if not line.is_option]
+    hashes: dict[str, set[str]] = {}
+    for line in pins:
+        name, version = line.pin() or ("", "")
+        if name in index and Version(version) in index[name]:
+            files = installable_files(index[name][Version(version)])
+            hashes[name] = release_hashes(files, ensure_cached(files, FILES_DIR, quiet=True))
+    common.atomic_write_text(output, set_release_hashes(output.read_text(), hashes))
+    sums = common.read_sha256sums(FILES_DIR / "SHA256SUMS")
+    problems = verify.check(output, assets, sums)
+    if problems:
+        raise common.UserError(
+            "\n".join(p.replace(str(output), str(OUTPUT)) for p in problems)
+            + f"\n{OUTPUT} was left as it was"
+        )
+
+
+def _all(versions: dict[Version, list[Asset]]) -> list[Asset]:
+    return [asset for files in versions.values() for asset in files]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "-U", "--upgrade", action="store_true",
+        help="re-pin to the newest versions the ranges allow (only PACKAGES when set)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--check", action="store_true",
+        help="compile into a temporary file and fail if requirements.txt differs",
+    )  # fmt: skip
+    parser.add_argument("-q", "--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    packages = os.environ.get("PACKAGES", "").split() if args.upgrade else []
+    handle, temp = tempfile.mkstemp(dir=".", prefix=".requirements.", suffix=".txt")
+    os.close(handle)
+    temp_path = Path(temp)
+    try:
+        if not (Path("requirements.in").is_file()):
+            raise common.UserError("requirements.in is missing: this is not a template checkout?")
+        if args.check and not OUTPUT.is_file():
+            raise common.UserError(f"{OUTPUT} is missing: run `make requirements.txt`")
+        if OUTPUT.is_file():
+            shutil.copyfile(OUTPUT, temp_path)
+        compile_to(temp_path, args.upgrade, packages)
+        if args.check:
+            return check_same(temp_path)
+        temp_path.chmod(0o644)
+        os.replace(temp_path, OUTPUT)
+    except common.UserError as exc:
+        return common.error(str(exc))
+    finally:
+        temp_path.unlink(missing_ok=True)
+    if not args.quiet:
+        print(f"compile: wrote {OUTPUT}")
+    return 0
+
+
+def check_same(compiled: Path) -> int:
+    """Exit status 0 when requirements.txt equals what the .in files compile to now."""
+    old, new = OUTPUT.read_text(), compiled.read_text()
+    if old == new:
+        print(f"compile: {OUTPUT} is up to date")
+        return 0
+    diff = difflib.unified_diff(
+        old.splitlines(), new.splitlines(), str(OUTPUT), "compiled now", lineterm=""
+    )
+    print("\n".join(diff), file=sys.stderr)
+    return common.error(
+        f"{OUTPUT} is not what requirements.in compiles to now (edited by hand, or an .in file "
+        "changed): run `make requirements.txt` and commit the result"
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

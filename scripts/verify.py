@@ -1,0 +1,154 @@
+"""Check a compiled requirements.txt on its own, so CI and a reviewer can trust any commit.
+
+Every requirement must be pinned with ``==`` and carry hashes; no line may name a package source
+(--find-links, --index-url, --extra-index-url, --trusted-host) or hold a credential; and every
+release package (one with an asset on the links page) must be pinned to a version the releases
+offer, with exactly the hashes of the release files. The .in files are searched for credentials
+too. Whether requirements.txt is what the .in files compile to now is `compile.py --check`'s job;
+`make verify` runs both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from model_links import Asset, read_manifest
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+import common
+from release_files import (
+    FILES_DIR,
+    MANIFEST,
+    by_project,
+    ensure_cached,
+    installable_files,
+    release_hashes,
+    wanted_pinned,
+)
+
+SOURCE_OPTIONS = ("-f", "--find-links", "-i", "--index-url", "--extra-index-url", "--trusted-host")
+# user:password@ in a URL, and the token formats of GitHub, GitLab and PyPI.
+CREDENTIAL = re.compile(
+    r"://[^/\s:@]+:[^/\s@]+@|\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}"
+    r"|glpat-[\w-]{20,}|pypi-[\w-]{50,})"
+)
+EXAMPLES = """\
+examples:
+  python scripts/verify.py                      # requirements.txt, requirements.in
+  python scripts/verify.py other.txt --in other.in
+"""
+
+
+def credential_problems(path: Path) -> list[str]:
+    """One problem per line of ``path`` that holds a credential (never quoting it)."""
+    if not path.is_file():
+        return []
+    return [
+        f"{path}:{number}: holds a credential (a password in a URL or an access token); "
+        "remove it and pass it through FIND_LINKS, GITHUB_TOKEN or ~/.netrc instead"
+        for number, text in enumerate(path.read_text().splitlines(), start=1)
+        if CREDENTIAL.search(text)
+    ]
+
+
+def release_problems(
+    path: Path, line: common.Line, releases: dict[Version, list[Asset]], sums: dict[str, str]
+) -> list[str]:
+    """Problems with one pinned release package: a version or hashes not from the releases."""
+    name, version = line.pin() or ("", "")
+    where = f"{path}:{line.number}: {name}=={version}"
+    files = releases.get(Version(version))
+    if files is None:
+        offered = ", ".join(str(v) for v in sorted(releases)[-5:])
+        return [
+            f"{where} is not a version the releases offer (newest: {offered}); it came from "
+            "another source (an index or find-links location). Pin a range the releases offer "
+            "in requirements.in, then run `make requirements.txt`"
+        ]
+    expected = release_hashes(installable_files(files), sums)
+    if set(line.hashes) != expected:
+        return [
+            f"{where} carries hashes {sorted(set(line.hashes) - expected) or 'missing some'} "
+            f"where the release files have exactly {sorted(expected)}; "
+            "run `make requirements.txt` (never edit hashes by hand)"
+        ]
+    return []
+
+
+def check(path: Path, assets: list[Asset], sums: dict[str, str]) -> list[str]:
+    """Every problem in the compiled requirements file at ``path``, one message each."""
+    problems: list[str] = credential_problems(path)
+    index = by_project(assets)
+    for line in common.read_requirement_lines(path):
+        if line.is_option:
+            option = line.text.split()[0].split("=")[0]
+            if option in SOURCE_OPTIONS:
+                problems.append(
+                    f"{path}:{line.number}: names a package source ({option}); sources belong "
+                    "in FIND_LINKS or pip's config, never in the file: run `make requirements.txt`"
+                )
+            continue
+        try:
+            req = line.requirement()
+        except common.UserError as exc:
+            problems.append(f"{path}:{exc}")
+            continue
+        pin = line.pin()
+        if req.url or pin is None:
+            problems.append(
+                f"{path}:{line.number}: {line.text} is not pinned with == to a version; "
+                "run `make requirements.txt`"
+            )
+        elif not line.hashes:
+            problems.append(
+                f"{path}:{line.number}: {line.text} has no --hash; run `make requirements.txt`"
+            )
+        elif canonicalize_name(req.name) in index:
+            problems += release_problems(path, line, index[canonicalize_name(req.name)], sums)
+    return problems
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("requirements", nargs="?", type=Path, default=Path("requirements.txt"))
+    parser.add_argument(
+        "--in",
+        dest="sources",
+        type=Path,
+        action="append",
+        help="an input file to search for credentials (default: requirements.in and "
+        "requirements-model.in)",
+    )
+    parser.add_argument("--manifest", type=Path, default=MANIFEST)
+    parser.add_argument("--files-dir", type=Path, default=FILES_DIR)
+    parser.add_argument("-q", "--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        if not args.requirements.is_file():
+            raise common.UserError(f"{args.requirements} is missing: run `make requirements.txt`")
+        assets = read_manifest(args.manifest) if args.manifest.is_file() else []
+        sums = ensure_cached(wanted_pinned(args.requirements, assets), args.files_dir, True)
+        problems = check(args.requirements, assets, sums)
+        for source in args.sources or [Path("requirements.in"), Path("requirements-model.in")]:
+            problems += credential_problems(source)
+    except common.UserError as exc:
+        return common.error(str(exc))
+    for problem in problems:
+        common.error(problem)
+    if problems:
+        return 1
+    if not args.quiet:
+        print(f"verify: {args.requirements} is pinned, hashed and free of sources and secrets")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
