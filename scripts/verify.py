@@ -69,14 +69,22 @@ def release_problems(
             "another source (an index or find-links location). Pin a range the releases offer "
             "in requirements.in, then run `make requirements.txt`"
         ]
-    expected = release_hashes(installable_files(files), sums)
+    files = installable_files(files)
+    tampered = [
+        f"{FILES_DIR / a.filename}: its sha256 is not the one recorded when it was downloaded "
+        f"(it was changed since); delete it and run `make install` to fetch it again"
+        for a in files
+        if (FILES_DIR / a.filename).is_file()
+        and common.sha256_file(FILES_DIR / a.filename) != (a.sha256 or sums.get(a.filename))
+    ]
+    expected = release_hashes(files, sums)
     if set(line.hashes) != expected:
-        return [
+        tampered.append(
             f"{where} carries hashes {sorted(set(line.hashes) - expected) or 'missing some'} "
             f"where the release files have exactly {sorted(expected)}; "
             "run `make requirements.txt` (never edit hashes by hand)"
-        ]
-    return []
+        )
+    return tampered
 
 
 def check(path: Path, assets: list[Asset], sums: dict[str, str]) -> list[str]:

@@ -1,0 +1,436 @@
+"""End-to-end: the real make (and just) targets, in a copy of the template, as a user runs them.
+
+Each test copies the template into a temporary folder, points GITHUB_API_URL at the loopback
+stand-in of GitHub (serving small model wheels built here) and PIP_INDEX_URL at a local PEP 503
+index (a fake `spacy`, and squatting packages where a test wants them), then runs make with real
+pip-tools and pip into a real virtual environment. The tools environment is the one running these
+tests (TOOLS_VENV), so no test downloads anything from PyPI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from standin import GitHubStandIn, run_standin
+
+from packages import make_marker_sdist, make_wheel, write_simple_index
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = "en_core_web_sm"
+WHEEL_380 = "en_core_web_sm-3.8.0-py3-none-any.whl"
+WHEEL_371 = "en_core_web_sm-3.7.1-py3-none-any.whl"
+TEMPLATE_FILES = [
+    "Makefile",
+    "justfile",
+    "requirements-tools.in",
+    "requirements-tools.txt",
+    "requirements-model.in.raw",
+    "pyproject.toml",
+    "scripts",
+]
+
+
+@dataclass
+class Project:
+    """A copy of the template with its own build/, run against the stand-ins."""
+
+    path: Path
+    github: GitHubStandIn
+    env: dict[str, str]
+    index_dir: Path
+    log: list[str] = field(default_factory=list)
+
+    def run(self, *args: str, ok: bool = True, tool: str = "make") -> subprocess.CompletedProcess:
+        """Run ``make ARGS`` (or ``just ARGS``); with ``ok`` assert it succeeded."""
+        command = [tool, "--no-print-directory", *args] if tool == "make" else [tool, *args]
+        if tool == "just":
+            command[0] = str(Path(sys.prefix) / "bin" / "just")
+        result = subprocess.run(
+            command, cwd=self.path, env=self.env, capture_output=True, text=True, check=False
+        )
+        self.log.append(result.stdout + result.stderr)
+        if ok:
+            assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
+        return result
+
+    def python(self, code: str) -> str:
+        """Run ``code`` in the project's .venv and return what it printed."""
+        result = subprocess.run(
+            [str(self.path / ".venv/bin/python"), "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return result.stdout.strip()
+
+    def write(self, name: str, text: str) -> None:
+        (self.path / name).write_text(text)
+
+    def read(self, name: str) -> str:
+        return (self.path / name).read_text()
+
+    def publish_index(self, *files: Path) -> None:
+        """Put ``files`` (and the fake spacy wheels) on the local package index."""
+        write_simple_index(self.path.parent / "simple", [*self.index_dir.iterdir(), *files])
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` with its bytes, to show that a failed command changed nothing."""
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+def release_files(github: GitHubStandIn, folder: Path, version: str, spacy_range: str) -> None:
+    """Publish en_core_web_sm VERSION as a release: a wheel, an sdist that must never be built,
+    and a checksum file. Like spaCy's real assets, they have no API digest."""
+    wheel = make_wheel(folder, MODEL, version, [f"spacy{spacy_range}"], payload=b"x" * 4096)
+    sdist = make_marker_sdist(folder, MODEL, version, folder / "RELEASE-SDIST-BUILT")
+    files = {
+        wheel.name: wheel.read_bytes(),
+        sdist.name: sdist.read_bytes(),
+        f"{MODEL}-{version}.sha256": b"not a package\n",
+    }
+    github.add_release("explosion/spacy-models", f"{MODEL}-{version}", files, digest=False)
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
+    """A template copy with releases 3.7.1 and 3.8.0 of the model and spacy 3.7.5 and 3.8.2."""
+    marker = Path(sys.prefix) / ".installed"
+    if not marker.is_file():
+        pytest.fail(f"run the tests through `make test`: {marker} (the tools marker) is missing")
+    copy = tmp_path / "project"
+    copy.mkdir()
+    for name in TEMPLATE_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, copy / name)
+    (copy / "build").mkdir()
+    (copy / "tests").mkdir()
+    (copy / "tests/test_pipeline.py").write_text(
+        "def test_pipeline():\n    assert 1 + 1 == 2\n"  # the user's own tests, run by upgrade
+    )
+    (copy / "requirements.in").write_text("spacy>=3.7,<3.9\nen_core_web_sm>=3.7.0,<3.9.0\n")
+    index_dir = tmp_path / "index-files"
+    make_wheel(index_dir, "spacy", "3.7.5")
+    make_wheel(index_dir, "spacy", "3.8.2")
+    with run_standin() as github:
+        release_files(github, tmp_path / "releases", "3.7.1", ">=3.7.2,<3.8.0")
+        release_files(github, tmp_path / "releases", "3.8.0", ">=3.8.0,<3.9.0")
+        env = {
+            **os.environ,
+            "GITHUB_API_URL": github.api_url,
+            "PIP_INDEX_URL": write_simple_index(tmp_path / "simple", list(index_dir.iterdir())),
+            "TOOLS_VENV": sys.prefix,
+            "PIP_NO_CACHE_DIR": "1",  # so every GET of a model file reaches the stand-in
+        }
+        env.pop("MAKEFLAGS", None)
+        yield Project(copy, github, env, index_dir)
+
+
+def requirement_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line and not line.startswith((" ", "#"))]
+
+
+def test_install_pins_hashes_and_imports_the_model(project: Project) -> None:
+    result = project.run("install")
+
+    assert project.python("import en_core_web_sm, spacy; print(en_core_web_sm.VERSION)") == "3.8.0"
+    assert project.python("import spacy; print(spacy.VERSION)") == "3.8.2"
+    text = project.read("requirements.txt")
+    pins = requirement_lines(text)
+    assert pins == [
+        "--only-binary en-core-web-sm",
+        "en-core-web-sm==3.8.0 \\",
+        "spacy==3.8.2 \\",
+    ], text
+    for block in text.split("\n\n")[1].split("# via"):
+        if "==" in block:
+            assert "--hash=sha256:" in block
+    assert "make requirements.txt" in text
+    for name in ("requirements.txt", "requirements-model.in"):
+        written = project.read(name)
+        for leak in ("127.0.0.1", "file:", "--find-links", "--index-url", "/tmp", "simple"):
+            assert leak not in written, f"{leak} leaked into {name}"
+    # One GET of the model wheel in all (compile reads and hashes the cached copy; sync too),
+    # and the release's sdist is never fetched, let alone built.
+    assert project.github.downloads(WHEEL_380) == 1
+    assert project.github.downloads("en_core_web_sm-3.8.0.tar.gz") == 0
+    assert not list(project.path.parent.glob("releases/RELEASE-SDIST-BUILT"))
+    assert "Traceback" not in result.stderr
+    project.run("verify")
+
+
+def test_second_install_does_nothing(project: Project) -> None:
+    project.run("install")
+    requests_before = len(project.github.requests)
+    venv = project.path / ".venv/lib"
+    installed = {p: p.stat().st_mtime_ns for p in venv.rglob("*.dist-info")}
+
+    result = project.run("install")
+
+    assert result.stdout.strip() == "", result.stdout  # nothing compiled, nothing synced
+    assert len(project.github.requests) == requests_before
+    assert {p: p.stat().st_mtime_ns for p in venv.rglob("*.dist-info")} == installed
+    assert (
+        subprocess.run(["make", "-q", "install"], cwd=project.path, env=project.env).returncode == 0
+    )
+
+
+def test_editing_requirements_in_fetches_no_model_again(project: Project) -> None:
+    project.run("install")
+    extra = make_wheel(project.path.parent / "more", "smalldep", "1.0")
+    project.publish_index(extra)
+    project.write("requirements.in", project.read("requirements.in") + "smalldep\n")
+
+    project.run("install")
+
+    assert "smalldep==1.0" in project.read("requirements.txt")
+    assert project.github.downloads(WHEEL_380) == 1  # still the one GET of the first install
+
+
+def test_tightening_spacy_moves_the_model_back(project: Project) -> None:
+    project.run("install")
+    project.write("requirements.in", "spacy>=3.7,<3.8\nen_core_web_sm>=3.7.0,<3.9.0\n")
+
+    result = project.run("install")
+
+    pins = requirement_lines(project.read("requirements.txt"))
+    assert "en-core-web-sm==3.7.1 \\" in pins and "spacy==3.7.5 \\" in pins, result.stderr
+    assert project.python("import en_core_web_sm; print(en_core_web_sm.VERSION)") == "3.7.1"
+    project.run("verify")
+
+
+def test_impossible_ranges_say_which_packages_conflict(project: Project) -> None:
+    project.run("install")
+    before = project.read("requirements.txt")
+    project.write("requirements.in", "spacy>=3.8,<3.9\nen_core_web_sm>=3.7.0,<3.8.0\n")
+
+    result = project.run("install", ok=False)
+
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "spacy" in result.stderr and "en-core-web-sm" in result.stderr, result.stderr
+    assert "requirements.in" in result.stderr
+    assert project.read("requirements.txt") == before
+
+
+def test_unknown_package_names_its_line_and_changes_nothing(project: Project) -> None:
+    project.run("install")
+    before_txt = project.read("requirements.txt")
+    before_build = snapshot(project.path / "build")
+    project.write("requirements.in", project.read("requirements.in") + "no_such_package>=1\n")
+
+    result = project.run("install", ok=False)
+
+    assert result.returncode != 0
+    assert "requirements.in:3" in result.stderr and "no_such_package" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert project.read("requirements.txt") == before_txt
+    assert snapshot(project.path / "build") == before_build
+
+
+def test_upgrade_picks_up_a_new_release_and_reports_it(project: Project) -> None:
+    project.run("install")
+    release_files(project.github, project.path.parent / "releases", "3.8.1", ">=3.8.0,<3.9.0")
+
+    result = project.run("upgrade")
+
+    assert "en-core-web-sm==3.8.1 \\" in requirement_lines(project.read("requirements.txt"))
+    assert project.python("import en_core_web_sm; print(en_core_web_sm.VERSION)") == "3.8.1"
+    report = (project.path / "build/upgrade-report.md").read_text()
+    assert "3.8.0" in report and "3.8.1" in report
+    assert "3.8.1" in result.stdout  # printed, too
+    assert "1 passed" in result.stdout  # the user's tests ran
+
+
+def test_upgrade_fails_when_the_tests_fail(project: Project) -> None:
+    project.run("install")
+    project.write("tests/test_pipeline.py", "def test_pipeline():\n    assert False\n")
+
+    result = project.run("upgrade", ok=False)
+
+    assert result.returncode != 0
+
+
+def test_just_recipes_do_what_make_does(project: Project, tmp_path: Path) -> None:
+    project.run("install", tool="just")
+    by_just = project.read("requirements.txt")
+    assert project.python("import en_core_web_sm; print(en_core_web_sm.VERSION)") == "3.8.0"
+    (project.path / "requirements.txt").unlink()
+
+    project.run("install")
+
+    assert project.read("requirements.txt") == by_just
+    listing = project.run("--list", tool="just").stdout
+    for recipe in ("install", "links", "wheels", "upgrade", "verify", "test", "lint", "clean"):
+        assert f"    {recipe}" in listing
+
+
+def test_hostile_pip_config_and_secrets_never_land_in_files_or_output(project: Project) -> None:
+    secret, token = "s3cret-licence-key", "ghp_" + "T0ken" * 8
+    project.github.token = token
+    base = project.github.url.replace("http://", f"http://buyer:{secret}@")
+    config = project.path.parent / "hostile-pip.conf"
+    config.write_text(
+        "[global]\n"
+        f"find-links = {base}/private/wheels/\n"
+        f"extra-index-url = {base}/private/simple/\n"
+        "trusted-host = 127.0.0.1\n"
+    )
+    project.env.update(
+        PIP_CONFIG_FILE=str(config),
+        PIP_FIND_LINKS=f"{base}/env/wheels/",
+        FIND_LINKS=f"{base}/make/wheels/",
+        GITHUB_TOKEN=token,
+    )
+
+    install = project.run("install")
+    verify = project.run("verify")
+
+    assert project.python("import en_core_web_sm; print(en_core_web_sm.VERSION)") == "3.8.0"
+    for output in (install, verify):
+        assert secret not in output.stdout + output.stderr
+        assert token not in output.stdout + output.stderr
+    for path in project.path.rglob("*"):
+        if path.is_file() and ".venv" not in path.parts:
+            data = path.read_bytes()
+            assert secret.encode() not in data, path
+            assert token.encode() not in data, path
+    text = project.read("requirements.txt")
+    for option in ("--find-links", "--extra-index-url", "--trusted-host", "--index-url", "127.0.0"):
+        assert option not in text
+    assert any(r.headers.get("Authorization") == f"Bearer {token}" for r in project.github.requests)
+
+
+# The supply-chain guard: release packages come from their releases, and nothing else runs.
+
+
+def squat(project: Project, version: str) -> Path:
+    """Put a squatting en-core-web-sm sdist on the index; return the marker its build writes."""
+    marker = project.path.parent / f"SQUAT-{version}-BUILT"
+    sdist = make_marker_sdist(project.path.parent / "squat", "en-core-web-sm", version, marker)
+    project.publish_index(sdist)
+    return marker
+
+
+def test_squatting_sdist_on_an_index_is_never_built(project: Project) -> None:
+    marker = squat(project, "999.9.9")
+    project.write("requirements.in", "spacy>=3.7,<3.9\nen_core_web_sm\n")  # a bare name
+
+    project.run("install")
+
+    assert not marker.exists()
+    text = project.read("requirements.txt")
+    assert "en-core-web-sm==3.8.0 \\" in requirement_lines(text)
+    release = project.path.parent / "releases" / WHEEL_380
+    block = text.split("en-core-web-sm==3.8.0 \\\n")[1].split("# via")[0]
+    assert block.split() == [f"--hash=sha256:{hashlib.sha256(release.read_bytes()).hexdigest()}"]
+    assert project.python("import en_core_web_sm; print(en_core_web_sm.VERSION)") == "3.8.0"
+
+
+def test_plain_pip_compile_does_build_the_squatter(project: Project) -> None:
+    """The control for the test above: without the guard the marker appears, so it can fail."""
+    project.run("links")
+    marker = squat(project, "999.9.9")
+    project.write("requirements.in", "en_core_web_sm\n")
+
+    subprocess.run(
+        [sys.executable, "-m", "piptools", "compile", "--find-links", "build/model-links.html",
+         "-o", "plain.txt", "requirements.in"],
+        cwd=project.path, env=project.env, capture_output=True, check=False,
+    )  # fmt: skip
+
+    assert marker.exists()
+
+
+def test_squatting_wheel_of_a_release_version_gets_no_hash(project: Project) -> None:
+    fake = make_wheel(project.path.parent / "squat", MODEL, "3.8.0", ["spacy>=3.8,<3.9"])
+    project.publish_index(fake)
+
+    project.run("install")
+
+    text = project.read("requirements.txt")
+    block = text.split("en-core-web-sm==3.8.0 \\\n")[1].split("# via")[0]
+    assert len(block.split()) == 1
+    assert hashlib.sha256(fake.read_bytes()).hexdigest() not in text
+    payload = "import en_core_web_sm, pathlib; print(pathlib.Path(en_core_web_sm.__file__)"
+    assert project.python(payload + ".with_name('payload.bin').exists())") == "True"
+
+
+def test_tampered_release_file_is_refused_by_sync_and_verify(project: Project) -> None:
+    project.run("install")
+    cached = project.path / "build/release-files" / WHEEL_380
+    cached.write_bytes(cached.read_bytes() + b"tampered")
+    project.python("import subprocess, sys; subprocess.run([sys.executable, '-m', 'pip', "
+                   "'uninstall', '-y', '-q', 'en_core_web_sm'], check=True)")  # fmt: skip
+
+    sync = project.run("sync", ok=False)
+    verify = project.run("verify", ok=False)
+
+    assert sync.returncode != 0
+    assert "hash" in (sync.stdout + sync.stderr).lower()
+    assert verify.returncode != 0
+    assert WHEEL_380 in verify.stderr and "Traceback" not in verify.stderr
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        pytest.param(
+            lambda t: t.replace("en-core-web-sm==3.8.0", "en-core-web-sm==3.7.1"),
+            "requirements.txt:",
+            id="hand-edited-version",
+        ),
+        pytest.param(
+            lambda t: t.replace("spacy==3.8.2 \\\n", "spacy==3.8.2\n#"),
+            "has no --hash",
+            id="removed-hash",
+        ),
+        pytest.param(
+            lambda t: "--extra-index-url https://pypi.example/simple\n" + t,
+            "names a package source",
+            id="source-option",
+        ),
+        pytest.param(
+            lambda t: t.replace("spacy==3.8.2", "spacy>=3.8.2"),
+            "not pinned",
+            id="unpinned",
+        ),
+    ],
+)
+def test_verify_refuses_a_bad_requirements_txt(project: Project, edit, expected: str) -> None:
+    project.run("install")
+    project.write("requirements.txt", edit(project.read("requirements.txt")))
+
+    result = project.run("verify", ok=False)
+
+    assert result.returncode != 0
+    assert expected in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_verify_refuses_a_credential_in_an_in_file(project: Project) -> None:
+    project.run("install")
+    project.write(
+        "requirements.in",
+        project.read("requirements.in") + "# mirror: https://bob:hunter2@wheels.example/\n",
+    )
+
+    result = project.run("verify", ok=False)
+
+    assert "requirements.in:3: holds a credential" in result.stderr
+    assert "hunter2" not in result.stdout + result.stderr
