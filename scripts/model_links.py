@@ -1,0 +1,508 @@
+"""Write build/model-links.html: a pip ``--find-links`` page of installable GitHub release files.
+
+spaCy's models (en_core_web_sm, ...) are not on PyPI: they exist only as assets of the GitHub
+releases of explosion/spacy-models. This script reads every release of one or more repositories
+through the GitHub REST API, keeps the assets pip can install (.whl, .tar.gz, .zip) and writes
+
+* build/model-assets.json, a manifest of those assets that other scripts read, then
+* build/model-links.html, one link per asset (``#sha256=`` when GitHub knows the digest).
+
+Each API page is cached with its ETag under build/cache/github/: a repeat run only asks GitHub
+"changed?" (If-None-Match), which costs no rate limit when nothing changed, and ``--offline``
+rebuilds both files from that cache alone. GITHUB_TOKEN, when set, is sent in the Authorization
+header and nowhere else: it is never printed, logged, put in a URL or written to a file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import html
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+
+import requests
+from packaging.utils import (
+    InvalidName,
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import Version
+
+from common import (
+    UserError,
+    atomic_write_text,
+    error,
+    http_session,
+    mask_url,
+    read_sha256sums,
+)
+
+DEFAULT_REPOS = ("explosion/spacy-models",)
+DEFAULT_API_URL = "https://api.github.com"
+API_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+PER_PAGE = 100  # the most GitHub gives per page
+MAX_PAGES = 1000  # 100,000 releases: more means the Link headers loop
+TIMEOUT = 30  # seconds to connect and between bytes read
+RETRY_AFTER_TRIES = 3  # retries on a secondary rate limit (403/429 with Retry-After)
+INSTALLABLE = (".whl", ".tar.gz", ".zip")
+# OWNER/NAME as GitHub allows them.
+REPO_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
+# Characters a wheel or sdist file name may hold: anything else never becomes a path or HTML.
+SAFE_FILENAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+!-]*")
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+LINK = re.compile(r'<([^>]*)>\s*;\s*rel="([^"]*)"')
+
+EXAMPLES = """\
+examples:
+  python scripts/model_links.py                      # build/model-links.html of spacy-models
+  python scripts/model_links.py --pre                # also releases marked prerelease
+  python scripts/model_links.py --repo explosion/spacy-models --repo acme/models
+  GITHUB_TOKEN=... python scripts/model_links.py     # 5,000 requests an hour instead of 60
+  python scripts/model_links.py --offline            # rebuild from build/cache/github only
+  pip install --find-links build/model-links.html en_core_web_sm
+
+environment:
+  MODEL_REPOS            repositories to read when no --repo is given (space separated)
+  GITHUB_API_URL         API base (default https://api.github.com; GitHub Enterprise: .../api/v3)
+  GITHUB_TOKEN           token for a higher rate limit and private repositories
+  MODEL_LINKS_MAX_WAIT   longest Retry-After (seconds) to wait on a secondary limit (default 60)
+  MODEL_LINKS_BACKOFF    first backoff (seconds) when retrying connection errors and 5xx (0.5)
+"""
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One installable release file; ``project`` is canonicalized, ``version`` normalized."""
+
+    project: str
+    version: str
+    filename: str
+    url: str
+    sha256: str | None
+    repo: str
+    tag: str
+    prerelease: bool
+
+
+@dataclass
+class RepoStats:
+    """What one repository's summary line reports."""
+
+    releases: int = 0
+    linked: int = 0
+    unsafe: int = 0
+
+
+def parse_asset_name(filename: str) -> tuple[str, str] | None:
+    """Return (canonical project, normalized version) of a wheel or sdist name, or None.
+
+    The name becomes part of a path (files-dir/<name>) and of the page, so only plain file names
+    of ASCII letters, digits and ``._-+!`` that parse as a wheel or sdist name are accepted.
+    """
+    if not SAFE_FILENAME.fullmatch(filename) or ".." in filename:
+        return None
+    try:
+        if filename.endswith(".whl"):
+            name, version, _, _ = parse_wheel_filename(filename)
+        else:
+            name, version = parse_sdist_filename(filename)
+        return canonicalize_name(name, validate=True), str(version)
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidName):
+        return None
+
+
+def sorted_assets(assets: list[Asset]) -> list[Asset]:
+    """Sort by (project, version, file name), keeping the first asset of each file name."""
+    unique: dict[str, Asset] = {}
+    for asset in assets:
+        unique.setdefault(asset.filename, asset)
+    return sorted(unique.values(), key=lambda a: (a.project, Version(a.version), a.filename))
+
+
+def release_assets(
+    releases: list[dict[str, Any]], repo: str, pre: bool
+) -> tuple[list[Asset], RepoStats]:
+    """Pick the installable assets of the published releases (prereleases only with ``pre``)."""
+    stats = RepoStats()
+    assets: list[Asset] = []
+    seen: set[object] = set()
+    for release in releases:
+        if release.get("id") in seen:  # a release published mid-run shifts the pages by one
+            continue
+        seen.add(release.get("id"))
+        stats.releases += 1
+        if release.get("draft") or (release.get("prerelease") and not pre):
+            continue
+        for item in release.get("assets") or []:
+            name, url = str(item.get("name", "")), str(item.get("browser_download_url", ""))
+            if not name.endswith(INSTALLABLE):
+                continue  # checksums, notes, ...
+            parsed = parse_asset_name(name)
+            if parsed is None or urlsplit(url).scheme not in ("https", "http"):
+                stats.unsafe += 1
+                continue
+            digest = str(item.get("digest") or "")
+            sha256 = digest[7:] if digest.startswith("sha256:") else None
+            if sha256 is not None and not SHA256_HEX.fullmatch(sha256):
+                sha256 = None
+            tag, prerelease = str(release.get("tag_name", "")), bool(release.get("prerelease"))
+            assets.append(Asset(*parsed, name, url, sha256, repo, tag, prerelease))
+    stats.linked = len(assets)
+    return assets, stats
+
+
+class GitHubAPI:
+    """GET JSON from the GitHub API: ETag cache, clear errors, bounded waits, thread-safe counts."""
+
+    def __init__(
+        self,
+        api_url: str,
+        token: str | None,
+        cache_dir: Path,
+        *,
+        offline: bool = False,
+        save_cache: bool = True,
+        max_wait: float = 60.0,
+        backoff: float = 0.5,
+    ) -> None:
+        self.api_url = api_url
+        self.token_set = bool(token)
+        self.cache_dir = cache_dir
+        self.offline = offline
+        self.save_cache = save_cache
+        self.max_wait = max_wait
+        self.session = http_session(backoff=backoff)
+        # urllib3 would obey any Retry-After on a 429, even an hour: _send waits, with a cap.
+        for adapter in self.session.adapters.values():
+            adapter.max_retries = adapter.max_retries.new(respect_retry_after_header=False)
+        self.session.headers.update(API_HEADERS)
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+        self.requests = 0
+        self.not_modified = 0
+        self._lock = threading.Lock()
+
+    def get(self, url: str, repo: str) -> tuple[Any, dict[str, str]]:
+        """Return (JSON body, {rel: url} from the Link header) of ``url``, using the cache."""
+        cache_file = self.cache_dir / f"{hashlib.sha256(url.encode()).hexdigest()}.json"
+        try:
+            cached = json.loads(cache_file.read_text())
+        except (OSError, ValueError):
+            cached = None
+        if self.offline:
+            if cached is None:
+                raise UserError(
+                    f"{mask_url(url)} is not in the cache {cache_file.parent}: "
+                    "run once without --offline to fill it"
+                )
+            return cached["body"], cached["links"]
+        headers = {"If-None-Match": cached["etag"]} if cached else {}
+        response = self._send(url, headers)
+        if response.status_code == 304 and cached:
+            with self._lock:
+                self.not_modified += 1
+            return cached["body"], cached["links"]
+        if response.status_code != 200:
+            raise UserError(self._explain(response, url, repo))
+        try:
+            body = response.json()
+        except ValueError:
+            raise UserError(f"{mask_url(url)} did not answer JSON: check GITHUB_API_URL") from None
+        links = {rel: link for link, rel in LINK.findall(response.headers.get("Link", ""))}
+        etag = response.headers.get("ETag")
+        if etag and self.save_cache:
+            entry = {"url": mask_url(url), "etag": etag, "links": links, "body": body}
+            atomic_write_text(cache_file, json.dumps(entry, sort_keys=True) + "\n")
+        return body, links
+
+    def _send(self, url: str, headers: dict[str, str]) -> requests.Response:
+        """GET ``url``; wait out a secondary rate limit's Retry-After (if short) and try again."""
+        for attempt in range(RETRY_AFTER_TRIES + 1):
+            try:
+                response = self.session.get(url, headers=headers, timeout=TIMEOUT)
+            except requests.RequestException as exc:
+                raise UserError(
+                    f"cannot reach {mask_url(url)} ({_reason(exc)}), even after retries: "
+                    "check your network connection and GITHUB_API_URL"
+                ) from None
+            with self._lock:
+                self.requests += 1
+            wait = _retry_after(response)
+            if wait is None or wait > self.max_wait or attempt == RETRY_AFTER_TRIES:
+                break
+            time.sleep(wait)
+        return response
+
+    def _explain(self, response: requests.Response, url: str, repo: str) -> str:
+        """One message saying what went wrong at ``url`` and how to fix it."""
+        status, where = response.status_code, mask_url(url)
+        remaining = response.headers.get("X-RateLimit-Remaining")
+        if status == 401 and self.token_set:
+            return (
+                f"GitHub rejected the token in GITHUB_TOKEN (401 at {where}): it is wrong, "
+                "expired or revoked; set a valid one, or unset GITHUB_TOKEN for public repositories"
+            )
+        if status == 401:
+            return f"GitHub asks for authentication (401 at {where}): set GITHUB_TOKEN"
+        if status in (403, 429) and remaining == "0":
+            return (
+                f"GitHub API rate limit exhausted ({status} at {where}); it resets at "
+                f"{_utc(response.headers.get('X-RateLimit-Reset'))}. "
+                + ("Wait until then." if self.token_set else "Set GITHUB_TOKEN for a higher limit.")
+            )
+        if status in (403, 429) and _retry_after(response) is not None:
+            return (
+                f"GitHub's secondary rate limit ({status} at {where}) asks to wait "
+                f"{response.headers['Retry-After']} s (this script waits at most "
+                f"MODEL_LINKS_MAX_WAIT={self.max_wait:g} s, {RETRY_AFTER_TRIES} times): "
+                "try again later"
+            )
+        if status == 404:
+            return (
+                f"repository {repo} not found ({where}): check --repo or MODEL_REPOS; "
+                "if it is private, set GITHUB_TOKEN to a token that can read it"
+            )
+        if status >= 500:
+            return (
+                f"GitHub answered {status} {response.reason} at {where}, even after retries: "
+                "it may be down (see https://www.githubstatus.com); try again later"
+            )
+        return f"GitHub answered {status} {response.reason} at {where}: {_api_message(response)}"
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    """Seconds a secondary rate limit (403/429 with Retry-After) asks to wait, else None."""
+    if response.status_code not in (403, 429):
+        return None
+    if response.headers.get("X-RateLimit-Remaining") == "0":
+        return None  # the primary limit: the wait is until X-RateLimit-Reset, often an hour
+    value = response.headers.get("Retry-After", "")
+    return float(value) if value.isdigit() else None
+
+
+def _utc(epoch: str | None) -> str:
+    """An X-RateLimit-Reset epoch as ``YYYY-MM-DD HH:MM:SS UTC``."""
+    if not epoch or not epoch.isdigit():
+        return "an unknown time"
+    return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _api_message(response: requests.Response) -> str:
+    """The ``message`` of a GitHub error body, shortened, or the start of the body."""
+    try:
+        message = str(response.json().get("message", ""))
+    except (ValueError, AttributeError):
+        message = response.text
+    return " ".join(message.split())[:200] or "no details"
+
+
+def _reason(exc: requests.RequestException) -> str:
+    """The innermost cause of a requests error (e.g. "Connection refused"), without any URL."""
+    cause: BaseException = exc
+    inner = getattr(exc.args[0], "reason", exc.args[0]) if exc.args else None
+    if isinstance(inner, BaseException):
+        cause = inner
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    return getattr(cause, "strerror", None) or type(cause).__name__
+
+
+def _with_page(url: str, page: int) -> str:
+    """``url`` with its ``page`` query parameter set to ``page``."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "page"] + [("page", str(page))]
+    return parts._replace(query=urlencode(query)).geturl()
+
+
+def fetch_releases(api: GitHubAPI, repo: str, jobs: int = 4) -> list[dict[str, Any]]:
+    """Every release of ``repo``, newest first, following the Link headers to the last page.
+
+    When the first page names the last one, pages 2..last are fetched ``jobs`` at a time; the
+    result is the same as following rel="next" one page after another (``jobs=1``).
+    """
+    body, links = api.get(f"{api.api_url}/repos/{repo}/releases?per_page={PER_PAGE}", repo)
+    pages = [body]
+    last = links.get("last", "")
+    page_count = dict(parse_qsl(urlsplit(last).query)).get("page", "")
+    if jobs > 1 and "next" in links and page_count.isdigit():
+        urls = [_with_page(last, page) for page in range(2, min(int(page_count), MAX_PAGES) + 1)]
+        if urls and urls[0] == links["next"] and all(map(_inside(api), urls)):
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                results = list(pool.map(lambda url: api.get(url, repo), urls))
+            pages += [page for page, _ in results]
+            links = results[-1][1]
+    while "next" in links:  # one page after another; also catches releases published meanwhile
+        if len(pages) >= MAX_PAGES or not _inside(api)(links["next"]):
+            raise UserError(f"unexpected pagination from {api.api_url} for {repo}: try again later")
+        body, links = api.get(links["next"], repo)
+        pages.append(body)
+    if not all(isinstance(page, list) for page in pages):
+        raise UserError(f"{api.api_url} did not answer a list of releases for {repo}")
+    return [release for page in pages for release in page if isinstance(release, dict)]
+
+
+def _inside(api: GitHubAPI) -> Callable[[str], bool]:
+    """A predicate: does a URL stay under the API base (so the token goes nowhere else)?"""
+    return lambda url: url.startswith(api.api_url + "/")
+
+
+def write_manifest(path: Path, assets: list[Asset]) -> None:
+    """Write ``{"assets": [...]}`` sorted like the page, atomically."""
+    data = {"assets": [asdict(asset) for asset in sorted_assets(assets)]}
+    atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def read_manifest(path: Path) -> list[Asset]:
+    """Read the assets ``write_manifest`` wrote."""
+    try:
+        return [Asset(**item) for item in json.loads(path.read_text())["assets"]]
+    except FileNotFoundError:
+        raise UserError(f"{path} is missing: run `make links` first") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UserError(
+            f"{path} is not a model_links.py manifest ({exc}): run `make links`"
+        ) from None
+
+
+def write_links_page(assets: list[Asset], output: Path, files_dir: Path) -> None:
+    """Write the find-links page for ``assets`` to ``output``, atomically.
+
+    A file already in ``files_dir`` and listed in its SHA256SUMS is linked by a relative path with
+    the recorded hash, so pip reads it locally; any other asset links to GitHub.
+    """
+    recorded = read_sha256sums(files_dir / "SHA256SUMS")
+    lines = []
+    for asset in sorted_assets(assets):
+        local = files_dir / asset.filename
+        if asset.filename in recorded and local.is_file():
+            relative = Path(os.path.relpath(local, output.parent)).as_posix()
+            href = f"{quote(relative)}#sha256={recorded[asset.filename]}"
+        else:
+            href = asset.url + (f"#sha256={asset.sha256}" if asset.sha256 else "")
+        lines.append(f'<a href="{html.escape(href)}">{html.escape(asset.filename)}</a><br>\n')
+    atomic_write_text(
+        output,
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        "<title>Model release files</title>\n</head>\n<body>\n"
+        "<!-- Written by scripts/model_links.py from GitHub releases; do not edit. -->\n"
+        f"{''.join(lines)}</body>\n</html>\n",
+    )
+
+
+def _seconds(name: str, default: float) -> float:
+    """A non-negative number of seconds from the environment variable ``name``."""
+    value = os.environ.get(name, "").strip()
+    try:
+        seconds = float(value) if value else default
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < 86400:
+        raise UserError(f"{name}={value!r} is not a number of seconds: set it to e.g. {default:g}")
+    return seconds
+
+
+def _api_url() -> str:
+    """GITHUB_API_URL (or the default), checked: http(s) and no credentials in it."""
+    url = (os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise UserError(f"GITHUB_API_URL={mask_url(url)!r} is not an http(s) URL")
+    if parts.username or parts.password:
+        raise UserError("GITHUB_API_URL must not hold credentials: put the token in GITHUB_TOKEN")
+    return url
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Write a pip --find-links page of the installable GitHub release assets.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--repo",
+        action="append",
+        metavar="OWNER/NAME",
+        help="repository to read (repeatable; default: $MODEL_REPOS, else explosion/spacy-models)",
+    )
+    parser.add_argument("-o", "--output", type=Path, default=Path("build/model-links.html"))
+    parser.add_argument("--manifest", type=Path, default=Path("build/model-assets.json"))
+    parser.add_argument("--cache-dir", type=Path, default=Path("build/cache/github"))
+    parser.add_argument(
+        "--files-dir",
+        type=Path,
+        default=Path("build/release-files"),
+        help="downloaded release files (with SHA256SUMS) to link locally instead of GitHub",
+    )
+    parser.add_argument("--pre", action="store_true", help="also link releases marked prerelease")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no summary lines")
+    parser.add_argument("-n", "--dry-run", action="store_true", help="fetch and report only")
+    parser.add_argument("--offline", action="store_true", help="use the ETag cache, no network")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=4,
+        metavar="N",
+        help="API pages fetched at once (default 4; 1 follows rel=next one page at a time)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        repos = args.repo or os.environ.get("MODEL_REPOS", "").split() or list(DEFAULT_REPOS)
+        for repo in repos:
+            if not REPO_NAME.fullmatch(repo) or repo.endswith(("/.", "/..")):
+                raise UserError(f"{repo!r} is not a repository name: use OWNER/NAME")
+        api = GitHubAPI(
+            _api_url(),
+            os.environ.get("GITHUB_TOKEN", "").strip() or None,
+            args.cache_dir,
+            offline=args.offline,
+            save_cache=not args.dry_run,
+            max_wait=_seconds("MODEL_LINKS_MAX_WAIT", 60.0),
+            backoff=_seconds("MODEL_LINKS_BACKOFF", 0.5),
+        )
+        assets: list[Asset] = []
+        for repo in repos:
+            requests_before, cached_before = api.requests, api.not_modified
+            found, stats = release_assets(
+                fetch_releases(api, repo, max(args.jobs, 1)), repo, args.pre
+            )
+            assets += found
+            if args.offline:
+                traffic = "offline: read from the cache"
+            else:
+                traffic = (
+                    f"{api.requests - requests_before} API requests, "
+                    f"{api.not_modified - cached_before} served from cache (304)"
+                )
+            if not args.quiet:
+                print(
+                    f"{repo}: {stats.releases} releases read, {stats.linked} assets linked, "
+                    f"{stats.unsafe} unsafe names skipped; {traffic}"
+                )
+        if not args.dry_run:
+            write_manifest(args.manifest, assets)
+            write_links_page(assets, args.output, args.files_dir)
+    except UserError as exc:
+        return error(str(exc))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
