@@ -51,14 +51,15 @@ $(TOOLS)/.installed: requirements-tools.txt
 	$(TOOLS)/python -m pip install --quiet --require-hashes --no-deps -r requirements-tools.txt
 	touch $@
 
-.PHONY: tools  ## make the tools environment ($(TOOLS_VENV)) from requirements-tools.txt
+.PHONY: tools  ## make the tools environment (.tools) from requirements-tools.txt
 tools: $(TOOLS)/.installed
 
-# Re-pin the template's own tools (rare: after editing requirements-tools.in).
-requirements-tools.txt: requirements-tools.in
-	CUSTOM_COMPILE_COMMAND="make requirements-tools.txt" $(TOOLS)/pip-compile --quiet \
+# A phony target, not a file rule: a fresh clone's file times must never trigger a re-pin.
+.PHONY: tools-lock  ## re-pin the template's own tools after editing requirements-tools.in
+tools-lock: | $(TOOLS)/.installed
+	CUSTOM_COMPILE_COMMAND="make tools-lock" $(TOOLS)/pip-compile --quiet --no-config \
 	  --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
-	  --output-file $@ $<
+	  --no-emit-trusted-host --output-file requirements-tools.txt requirements-tools.in
 
 # The links page, made when missing; `make links` refreshes it from the releases API.
 $(LINKS): | $(TOOLS)/.installed
@@ -85,14 +86,15 @@ requirements.txt: requirements.in requirements-model.in | $(LINKS) $(TOOLS)/.ins
 # The project environment: made when missing, synced when requirements.txt is newer.
 $(VENV)/.synced: requirements.txt | $(TOOLS)/.installed
 	[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
+	mkdir -p build/wheels
 	$(FIND_LINKS_ENV) $(TOOLS)/pip-sync --quiet --python-executable $(VENV)/bin/python \
 	  --pip-args "--require-hashes --no-deps" requirements.txt
 	touch $@
 
-.PHONY: install  ## make or update $(VENV) so it matches requirements.txt exactly
+.PHONY: install  ## make or update .venv so it matches requirements.txt exactly
 install: $(VENV)/.synced
 
-.PHONY: sync  ## pip-sync $(VENV) from requirements.txt even if it looks up to date
+.PHONY: sync  ## pip-sync .venv from requirements.txt even if it looks up to date
 sync: | $(TOOLS)/.installed
 	rm -f $(VENV)/.synced
 	$(MAKE) --no-print-directory install

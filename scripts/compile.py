@@ -25,12 +25,12 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from model_links import Asset, read_manifest
-from packaging.utils import canonicalize_name
+from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 from packaging.version import Version
 
 import common
 import verify
+from model_links import Asset, read_manifest
 from release_files import (
     FILES_DIR,
     LINKS_PAGE,
@@ -91,16 +91,28 @@ def find_links() -> list[str]:
     return links + os.environ.get("FIND_LINKS", "").split()
 
 
-def conflict_names(stderr: str) -> set[str]:
-    """Names in pip's "The conflict is caused by:" block."""
-    names = set()
+def conflicts(stderr: str) -> list[tuple[str, str, str | None]]:
+    """(name, specifier, parent file or None) for each requirement in pip's ResolutionImpossible."""
+    found = []
     for match in re.finditer(
-        r"^\s+(?:The user requested \(?(?:constraint\)? )?([A-Za-z0-9._-]+)"
-        r"|([A-Za-z0-9._-]+) \S+ depends on)",
+        r"SpecifierRequirement\('([A-Za-z0-9._-]+)([^']*)'\), parent=(?:None|\w+\('([^']*)')",
         stderr,
-        re.MULTILINE,
     ):
-        names.add(canonicalize_name(match.group(1) or match.group(2)))
+        parent = match.group(3)
+        if parent:
+            parent = parent.split("#")[0].split(" ")[0].rsplit("/", 1)[-1]
+        found.append((canonicalize_name(match.group(1)), match.group(2), parent))
+    return found
+
+
+def conflict_names(found: list[tuple[str, str, str | None]]) -> set[str]:
+    """The packages in a conflict: each requirement's name and each requiring file's project."""
+    names = {name for name, _, _ in found}
+    for _, _, parent in found:
+        if parent and parent.endswith(".whl"):
+            names.add(canonicalize_name(parse_wheel_filename(parent)[0]))
+        elif parent:
+            names.add(canonicalize_name(parse_sdist_filename(parent)[0]))
     return names
 
 
@@ -121,10 +133,12 @@ def explain(stderr: str) -> CompileFailed:
             "the name and range, or run `make links` if it is a new release",
             set(),
         )
-    names = conflict_names(stderr)
-    if names:
-        block = re.search(r"The conflict is caused by:\n((?:\s+.*\n?)+)", stderr)
-        details = " ".join(block.group(1).split()) if block else ""
+    found = conflicts(stderr)
+    if found:
+        names = conflict_names(found)
+        details = "; ".join(
+            f"{parent or 'requirements.in'} requires {name}{spec}" for name, spec, parent in found
+        )
         upgrade = "make upgrade PACKAGES='" + " ".join(sorted(names)) + "'"
         return CompileFailed(
             f"no versions satisfy requirements.in together: {details}. Loosen one of these "

@@ -16,6 +16,7 @@ Which files:
 from __future__ import annotations
 
 import argparse
+import hashlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -115,11 +116,12 @@ def download(asset: Asset, files_dir: Path, session: common.requests.Session) ->
                 f"could not download {asset.url}: HTTP {response.status_code}; "
                 "run `make links` to refresh the links page, then try again"
             )
+        digest = hashlib.sha256()
         with common.atomic_writer(target, "wb") as handle:
             for block in response.iter_content(1 << 20):
                 handle.write(block)
-            handle.flush()
-            sha256 = common.sha256_file(Path(handle.name))
+                digest.update(block)
+            sha256 = digest.hexdigest()
             if asset.sha256 and sha256 != asset.sha256:
                 raise common.UserError(
                     f"{asset.filename} from {asset.url} has sha256 {sha256}, but the release "
