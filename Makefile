@@ -46,45 +46,48 @@ help:
 	@awk '/^# / {doc = substr($$0, 3)} /^[A-Z_]+ \?=/ {printf "  %-15s %s\n", $$1, doc}' $(MAKEFILE_LIST)
 
 # The tools environment: made once, reinstalled only when requirements-tools.txt changes.
-$(TOOLS)/.installed: requirements-tools.txt
+$(TOOLS_VENV)/.installed: requirements-tools.txt
 	[ -x $(TOOLS)/python ] || $(PYTHON) -m venv $(TOOLS_VENV)
 	$(TOOLS)/python -m pip install --quiet --require-hashes --no-deps -r requirements-tools.txt
 	touch $@
 
 .PHONY: tools  ## make the tools environment (.tools) from requirements-tools.txt
-tools: $(TOOLS)/.installed
+tools: $(TOOLS_VENV)/.installed
 
 # A phony target, not a file rule: a fresh clone's file times must never trigger a re-pin.
 .PHONY: tools-lock  ## re-pin the template's own tools after editing requirements-tools.in
-tools-lock: | $(TOOLS)/.installed
+tools-lock: | $(TOOLS_VENV)/.installed
 	CUSTOM_COMPILE_COMMAND="make tools-lock" $(TOOLS)/pip-compile --quiet --no-config \
 	  --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
 	  --no-emit-trusted-host --output-file requirements-tools.txt requirements-tools.in
 
 # The links page, made when missing; `make links` refreshes it from the releases API.
-$(LINKS): | $(TOOLS)/.installed
+$(LINKS): | $(TOOLS_VENV)/.installed
 	$(TOOLS)/python scripts/model_links.py $(if $(PRE),--pre)
 
 .PHONY: links  ## refresh build/model-links.html from the GitHub releases of MODEL_REPOS
-links: | $(TOOLS)/.installed
+links: | $(TOOLS_VENV)/.installed
 	$(TOOLS)/python scripts/model_links.py $(if $(PRE),--pre)
 
 # Wheels with no release API, downloaded once into build/wheels and named in requirements-model.in.
-requirements-model.in: requirements-model.in.raw | $(TOOLS)/.installed
+requirements-model.in: requirements-model.in.raw | $(TOOLS_VENV)/.installed
 	$(TOOLS)/python scripts/model_wheels.py
+	touch $@
 
 .PHONY: wheels  ## download the URLs of requirements-model.in.raw and write requirements-model.in
-wheels: | $(TOOLS)/.installed
+wheels: | $(TOOLS_VENV)/.installed
 	$(TOOLS)/python scripts/model_wheels.py
 
 # The lock file: cache the newest release file each model range allows (so pip reads it from
-# build/release-files, never twice from GitHub), then compile, guard and verify.
-requirements.txt: requirements.in requirements-model.in | $(LINKS) $(TOOLS)/.installed
+# build/release-files, never twice from GitHub), then compile, guard and verify. compile.py
+# records a digest of its inputs in requirements.txt and skips the compile while it matches, so
+# file times alone (a fresh clone, a touched file) never cost a compile.
+requirements.txt: requirements.in requirements-model.in | $(LINKS) $(TOOLS_VENV)/.installed
 	$(TOOLS)/python scripts/release_files.py --newest requirements.in requirements-model.in
 	$(TOOLS)/python scripts/compile.py
 
 # The project environment: made when missing, synced when requirements.txt is newer.
-$(VENV)/.synced: requirements.txt | $(TOOLS)/.installed
+$(VENV)/.synced: requirements.txt | $(TOOLS_VENV)/.installed
 	[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
 	mkdir -p build/wheels
 	$(FIND_LINKS_ENV) $(TOOLS)/pip-sync --quiet --python-executable $(VENV)/bin/python \
@@ -95,22 +98,22 @@ $(VENV)/.synced: requirements.txt | $(TOOLS)/.installed
 install: $(VENV)/.synced
 
 .PHONY: sync  ## pip-sync .venv from requirements.txt even if it looks up to date
-sync: | $(TOOLS)/.installed
+sync: | $(TOOLS_VENV)/.installed
 	rm -f $(VENV)/.synced
 	$(MAKE) --no-print-directory install
 
 .PHONY: verify  ## check requirements.txt: pins, hashes, sources, secrets, release files, freshness
-verify: | $(LINKS) $(TOOLS)/.installed
+verify: | $(LINKS) $(TOOLS_VENV)/.installed
 	$(TOOLS)/python scripts/verify.py requirements.txt
 	$(TOOLS)/python scripts/compile.py --check
 
 .PHONY: check-requirements  ## only check that requirements.txt is what the .in files compile to
-check-requirements: | $(TOOLS)/.installed
+check-requirements: | $(TOOLS_VENV)/.installed
 	@[ -f requirements.txt ] || { echo "requirements.txt not made yet: nothing to check"; exit 0; }
 	$(TOOLS)/python scripts/compile.py --check
 
 .PHONY: upgrade  ## refresh links, re-pin to the newest allowed versions, sync, report, test
-upgrade: | $(TOOLS)/.installed
+upgrade: | $(TOOLS_VENV)/.installed
 	mkdir -p build
 	if [ -f requirements.txt ]; then cp requirements.txt build/requirements-before.txt; \
 	  else rm -f build/requirements-before.txt; fi
@@ -123,11 +126,11 @@ upgrade: | $(TOOLS)/.installed
 	$(MAKE) --no-print-directory test
 
 .PHONY: test  ## run the test suite (tests/) with pytest in the tools environment
-test: | $(TOOLS)/.installed
+test: | $(TOOLS_VENV)/.installed
 	$(TOOLS)/python -m pytest $(PYTEST_ARGS)
 
 .PHONY: lint  ## run the pre-commit hooks on every file
-lint: | $(TOOLS)/.installed
+lint: | $(TOOLS_VENV)/.installed
 	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(TOOLS)/pre-commit run --all-files
 
 .PHONY: clean  ## remove what build/ and the caches hold (never a tracked file)

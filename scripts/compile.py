@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import hashlib
 import os
 import re
 import shutil
@@ -45,6 +46,7 @@ SOURCES = (Path("requirements.in"), Path("requirements-model.in"))
 OUTPUT = Path("requirements.txt")
 CONSTRAINTS = Path("build/release-constraints.txt")
 WHEELS_DIR = Path("build/wheels")
+INPUTS_LINE = "# inputs (requirements.in, requirements-model.in) sha256: "
 EXAMPLES = """\
 examples:
   python scripts/compile.py                       # requirements.txt from the .in files
@@ -223,7 +225,8 @@ def compile_to(output: Path, upgrade: bool, packages: Sequence[str]) -> None:
         if name in index and Version(version) in index[name]:
             files = installable_files(index[name][Version(version)])
             hashes[name] = release_hashes(files, ensure_cached(files, FILES_DIR, quiet=True))
-    common.atomic_write_text(output, set_release_hashes(output.read_text(), hashes))
+    text = set_release_hashes(output.read_text(), hashes)
+    common.atomic_write_text(output, record_inputs(text))
     sums = common.read_sha256sums(FILES_DIR / "SHA256SUMS")
     problems = verify.check(output, assets, sums)
     if problems:
@@ -231,6 +234,25 @@ def compile_to(output: Path, upgrade: bool, packages: Sequence[str]) -> None:
             "\n".join(p.replace(str(output), str(OUTPUT)) for p in problems)
             + f"\n{OUTPUT} was left as it was"
         )
+
+
+def inputs_digest() -> str:
+    """A sha256 over what requirements.txt is compiled from (the .in files and PRE)."""
+    digest = hashlib.sha256(f"PRE={os.environ.get('PRE', '')}\n".encode())
+    for path in SOURCES:
+        digest.update(path.read_bytes() if path.is_file() else b"")
+    return digest.hexdigest()
+
+
+def record_inputs(text: str) -> str:
+    """Put the inputs' digest in the header of pip-compile's output (after its first block)."""
+    header, _, rest = text.partition("\n\n")
+    return f"{header}\n{INPUTS_LINE}{inputs_digest()}\n\n{rest}"
+
+
+def up_to_date() -> bool:
+    """True when requirements.txt records the digest of the inputs as they are now."""
+    return OUTPUT.is_file() and f"{INPUTS_LINE}{inputs_digest()}\n" in OUTPUT.read_text()
 
 
 def _all(versions: dict[Version, list[Asset]]) -> list[Asset]:
@@ -262,6 +284,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise common.UserError("requirements.in is missing: this is not a template checkout?")
         if args.check and not OUTPUT.is_file():
             raise common.UserError(f"{OUTPUT} is missing: run `make requirements.txt`")
+        if not (args.check or args.upgrade) and up_to_date():
+            os.utime(OUTPUT)  # newer than its inputs again, so make is satisfied too
+            if not args.quiet:
+                print(f"compile: {OUTPUT} is up to date with its inputs")
+            return 0
         if OUTPUT.is_file():
             shutil.copyfile(OUTPUT, temp_path)
         compile_to(temp_path, args.upgrade, packages)
