@@ -105,6 +105,7 @@ class GitHubStandIn:
         self.rate_limit = 5000  # GitHub gives 60 an hour without a token, 5000 with one
         self.rate_remaining = 5000  # set to 0 to get GitHub's "rate limit exceeded" 403
         self.rate_reset = int(time.time()) + 3600
+        self.latency = 0.0  # seconds each API answer waits, like a round trip to GitHub
         self.requests: list[Request] = []
         self.errors: list[str] = []  # tracebacks of the stand-in's own bugs (answered 500)
         self._repos: dict[str, StoredRepo] = {}  # by lower-case OWNER/NAME
@@ -453,6 +454,8 @@ class _Handler(BaseHTTPRequestHandler):
             dict(parse_qsl(parts.query)),
             {name.lower(): value for name, value in self.headers.items()},
         )
+        if self.standin.latency and parts.path.startswith("/api/"):
+            time.sleep(self.standin.latency)
         try:
             status, headers, body = self.standin.answer(request)
         except Exception:
