@@ -269,6 +269,31 @@ def test_names_are_escaped_in_the_page(tmp_path: Path) -> None:
     assert Anchors(text).anchors == [('https://example.org/x?a=1&b="<q>"', "a-1.0.tar.gz")]
 
 
+def test_only_files_present_and_recorded_are_linked_locally(tmp_path: Path) -> None:
+    files = tmp_path / "build/release-files"
+    files.mkdir(parents=True)
+    (files / "kept-1.0.tar.gz").write_bytes(b"kept")
+    (files / "unrecorded-1.0.tar.gz").write_bytes(b"not in SHA256SUMS")
+    recorded = {"kept-1.0.tar.gz": sha256(b"kept"), "deleted-1.0.tar.gz": sha256(b"gone")}
+    write_sha256sums(files / "SHA256SUMS", recorded)
+    assets = [
+        model_links.Asset(
+            name, "1.0", f"{name}-1.0.tar.gz", f"https://x.test/{name}", None, REPO, "v", False
+        )
+        for name in ("kept", "unrecorded", "deleted")
+    ]
+    model_links.write_links_page(assets, tmp_path / "build/model-links.html", files)
+    links = {
+        text: href
+        for href, text in Anchors((tmp_path / "build/model-links.html").read_text()).anchors
+    }
+    assert links == {
+        "deleted-1.0.tar.gz": "https://x.test/deleted",
+        "kept-1.0.tar.gz": f"release-files/kept-1.0.tar.gz#sha256={sha256(b'kept')}",
+        "unrecorded-1.0.tar.gz": "https://x.test/unrecorded",
+    }
+
+
 def test_page_is_html5_sorted_and_matches_the_manifest(github: GitHubStandIn, capsys) -> None:
     github.add_release(REPO, "v1", {"b-1.10.tar.gz": b"1", "Zed_Model-2.0.tar.gz": b"2"})
     github.add_release(REPO, "v2", {"b-1.9.tar.gz": b"3", "a-0.1.zip": b"4"})
