@@ -78,12 +78,11 @@ requirements-model.in: requirements-model.in.raw | $(TOOLS_VENV)/.installed
 wheels: | $(TOOLS_VENV)/.installed
 	$(TOOLS)/python scripts/model_wheels.py
 
-# The lock file: cache the newest release file each model range allows (so pip reads it from
-# build/release-files, never twice from GitHub), then compile, guard and verify. compile.py
-# records a digest of its inputs in requirements.txt and skips the compile while it matches, so
-# file times alone (a fresh clone, a touched file) never cost a compile.
+# The lock file. compile.py caches the newest release file each model range allows (so pip
+# reads it from build/release-files, never twice from GitHub), compiles, guards and verifies.
+# It records a digest of its inputs in requirements.txt and skips the compile while it matches,
+# so file times alone (a fresh clone, a touched file) never cost a compile.
 requirements.txt: requirements.in requirements-model.in | $(LINKS) $(TOOLS_VENV)/.installed
-	$(TOOLS)/python scripts/release_files.py --newest requirements.in requirements-model.in
 	$(TOOLS)/python scripts/compile.py
 
 # The project environment: made when missing, synced when requirements.txt is newer.
@@ -118,7 +117,6 @@ upgrade: | $(TOOLS_VENV)/.installed
 	if [ -f requirements.txt ]; then cp requirements.txt build/requirements-before.txt; \
 	  else rm -f build/requirements-before.txt; fi
 	$(TOOLS)/python scripts/model_links.py $(if $(PRE),--pre)
-	$(TOOLS)/python scripts/release_files.py --newest requirements.in requirements-model.in
 	$(TOOLS)/python scripts/compile.py --upgrade
 	$(MAKE) --no-print-directory install
 	$(TOOLS)/python scripts/upgrade_report.py build/requirements-before.txt requirements.txt \

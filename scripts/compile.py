@@ -31,7 +31,7 @@ from packaging.version import Version
 
 import common
 import verify
-from model_links import Asset, read_manifest
+from model_links import Asset, read_manifest, write_links_page
 from release_files import (
     FILES_DIR,
     LINKS_PAGE,
@@ -40,6 +40,7 @@ from release_files import (
     ensure_cached,
     installable_files,
     release_hashes,
+    wanted_newest,
 )
 
 SOURCES = (Path("requirements.in"), Path("requirements-model.in"))
@@ -200,6 +201,9 @@ def set_release_hashes(text: str, hashes: dict[str, set[str]]) -> str:
 def compile_to(output: Path, upgrade: bool, packages: Sequence[str]) -> None:
     """Compile into ``output`` and make it pass the guard; raise UserError if it cannot."""
     assets = read_manifest(MANIFEST) if MANIFEST.is_file() else []
+    # Cache the newest release file each range allows first: pip then reads it from build/.
+    ensure_cached(wanted_newest(SOURCES, assets, bool(os.environ.get("PRE"))), FILES_DIR)
+    write_links_page(assets, LINKS_PAGE, FILES_DIR)
     index = by_project(assets)
     names = release_names([*SOURCES, OUTPUT], index)
     conflict_retry = not upgrade and OUTPUT.is_file()

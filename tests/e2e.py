@@ -128,12 +128,13 @@ def make_project(tmp_path: Path) -> Iterator[Project]:
     with run_standin() as github:
         publish_model(github, tmp_path / "releases", "3.7.1", ">=3.7.2,<3.8.0")
         publish_model(github, tmp_path / "releases", "3.8.0", ">=3.8.0,<3.9.0")
+        mine = ("PIP_", "GITHUB_", "MAKE", "FIND_LINKS", "MODEL_REPOS", "PRE", "PACKAGES")
         env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if not k.startswith(mine)},
+            "PIP_CONFIG_FILE": os.devnull,  # this machine's pip config must not change results
             "GITHUB_API_URL": github.api_url,
             "PIP_INDEX_URL": write_simple_index(tmp_path / "simple", list(index_dir.iterdir())),
             "TOOLS_VENV": sys.prefix,
             "PIP_NO_CACHE_DIR": "1",  # so every GET of a model file reaches the stand-in
         }
-        env.pop("MAKEFLAGS", None)
         yield Project(copy, github, env, index_dir)
