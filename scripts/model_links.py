@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -203,6 +204,8 @@ class GitHubAPI:
             cached = json.loads(cache_file.read_text())
         except (OSError, ValueError):
             cached = None
+        if not (isinstance(cached, dict) and {"etag", "links", "body"} <= cached.keys()):
+            cached = None  # missing, or not written by this script: ask GitHub afresh
         if self.offline:
             if cached is None:
                 raise UserError(
@@ -461,6 +464,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def link_repo(api: GitHubAPI, repo: str, args: argparse.Namespace) -> list[Asset]:
+    """The assets to link from ``repo``; prints its summary line unless ``--quiet``."""
+    requests_before, cached_before = api.requests, api.not_modified
+    assets, stats = release_assets(fetch_releases(api, repo, max(args.jobs, 1)), repo, args.pre)
+    if args.offline:
+        traffic = "offline: read from the cache"
+    else:
+        traffic = (
+            f"{api.requests - requests_before} API requests, "
+            f"{api.not_modified - cached_before} served from cache (304)"
+        )
+    if not args.quiet:
+        print(
+            f"{repo}: {stats.releases} releases read, {stats.linked} assets linked, "
+            f"{stats.unsafe} unsafe names skipped; {traffic}"
+        )
+    return assets
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -477,28 +499,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_wait=_seconds("MODEL_LINKS_MAX_WAIT", 60.0),
             backoff=_seconds("MODEL_LINKS_BACKOFF", 0.5),
         )
-        assets: list[Asset] = []
-        for repo in repos:
-            requests_before, cached_before = api.requests, api.not_modified
-            found, stats = release_assets(
-                fetch_releases(api, repo, max(args.jobs, 1)), repo, args.pre
-            )
-            assets += found
-            if args.offline:
-                traffic = "offline: read from the cache"
-            else:
-                traffic = (
-                    f"{api.requests - requests_before} API requests, "
-                    f"{api.not_modified - cached_before} served from cache (304)"
-                )
-            if not args.quiet:
-                print(
-                    f"{repo}: {stats.releases} releases read, {stats.linked} assets linked, "
-                    f"{stats.unsafe} unsafe names skipped; {traffic}"
-                )
+        with closing(api.session):
+            assets = [asset for repo in repos for asset in link_repo(api, repo, args)]
         if not args.dry_run:
             write_manifest(args.manifest, assets)
-            write_links_page(assets, args.output, args.files_dir)
+            write_links_page(assets, args.output, args.files_dir)  # last: the page pip reads
     except UserError as exc:
         return error(str(exc))
     return 0
