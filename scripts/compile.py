@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -179,6 +180,21 @@ def run_pip_compile(
         raise explain(common.mask_url(result.stderr + result.stdout))
 
 
+def origin(name: str, version: str) -> str:
+    """Where pip finds ``name==version`` (masked URL), asking pip for a report; wheels only."""
+    command = [
+        sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--no-deps",
+        "--ignore-installed", "--only-binary=:all:", "--report", "-", f"{name}=={version}",
+    ]  # fmt: skip
+    for link in find_links():
+        command += ["--find-links", link]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    try:
+        return common.mask_url(json.loads(result.stdout)["install"][0]["download_info"]["url"])
+    except (ValueError, LookupError):
+        return "a package index or find-links location, not the releases"
+
+
 def set_release_hashes(text: str, hashes: dict[str, set[str]]) -> str:
     """Replace the --hash lines of each ``name==version`` in ``hashes`` with exactly its set."""
     out: list[str] = []
@@ -229,6 +245,16 @@ def compile_to(output: Path, upgrade: bool, packages: Sequence[str]) -> None:
         if name in index and Version(version) in index[name]:
             files = installable_files(index[name][Version(version)])
             hashes[name] = release_hashes(files, ensure_cached(files, FILES_DIR, quiet=True))
+    for line in pins:
+        name, version = line.pin() or ("", "")
+        if name in index and Version(version) not in index[name]:
+            offered = ", ".join(str(v) for v in sorted(index[name])[-3:])
+            raise common.UserError(
+                f"{name} resolved to {version}, which the releases do not offer (newest: "
+                f"{offered}); it came from {origin(name, version)}. Pin a range the releases "
+                f"offer in requirements.in (e.g. {name}=={max(index[name])}). "
+                f"{OUTPUT} was left as it was"
+            )
     text = set_release_hashes(output.read_text(), hashes)
     common.atomic_write_text(output, record_inputs(text))
     sums = common.read_sha256sums(FILES_DIR / "SHA256SUMS")

@@ -324,3 +324,20 @@ def test_verify_refuses_a_credential_in_an_in_file(project: Project) -> None:
 
     assert "requirements.in:3: holds a credential" in result.stderr
     assert "hunter2" not in result.stdout + result.stderr
+
+
+def test_a_version_the_releases_do_not_offer_fails_and_names_its_source(project: Project) -> None:
+    project.run("install")
+    before = project.read("requirements.txt")
+    fake = make_wheel(project.path.parent / "squat", MODEL, "3.7.9", ["spacy>=3.7.2,<3.8.0"])
+    project.publish_index(fake)
+    project.write("requirements.in", "spacy>=3.7,<3.8\nen_core_web_sm>=3.7.0,<3.8.0\n")
+
+    result = project.run("install", ok=False)
+
+    assert result.returncode != 0
+    message = result.stderr
+    assert "en-core-web-sm resolved to 3.7.9" in message, message
+    assert fake.name in message  # where it came from: the index's file
+    assert "Pin a range the releases offer" in message and "Traceback" not in message
+    assert project.read("requirements.txt") == before
