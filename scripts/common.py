@@ -92,7 +92,7 @@ def http_session(retries: int = 3, backoff: float = 0.5) -> requests.Session:
         backoff_factor=backoff,
         status_forcelist=(500, 502, 503, 504),
         allowed_methods=frozenset({"GET", "HEAD"}),
-        respect_retry_after_header=True,
+        respect_retry_after_header=False,  # a Retry-After of an hour must not hang a build
         raise_on_status=False,
     )
     adapter = HTTPAdapter(max_retries=retry)

@@ -20,13 +20,13 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from model_links import Asset, read_manifest, write_links_page
 from packaging.specifiers import SpecifierSet
 from packaging.tags import sys_tags
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
 import common
+from model_links import Asset, read_manifest, write_links_page
 
 MANIFEST = Path("build/model-assets.json")
 FILES_DIR = Path("build/release-files")

@@ -44,7 +44,9 @@ def make_wheel(
     files = {
         f"{module}/__init__.py": f'VERSION = "{version}"\n'.encode(),
         f"{dist_info}/METADATA": ("\n".join(metadata) + "\n").encode(),
-        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist_info}/WHEEL": (
+            b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
     }
     if payload:
         files[f"{module}/payload.bin"] = payload
@@ -86,7 +88,8 @@ def make_marker_sdist(directory: Path, name: str, version: str, marker: Path) ->
     ).encode()
     files = {
         f"{root}/pyproject.toml": (
-            b'[build-system]\nrequires = []\nbuild-backend = "squat_backend"\nbackend-path = ["."]\n'
+            b"[build-system]\nrequires = []\n"
+            b'build-backend = "squat_backend"\nbackend-path = ["."]\n'
         ),
         f"{root}/squat_backend.py": backend,
         f"{root}/PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),

@@ -204,6 +204,9 @@ def test_hostile_pip_config_and_secrets_never_land_in_files_or_output(project: P
     for option in ("--find-links", "--extra-index-url", "--trusted-host", "--index-url", "127.0.0"):
         assert option not in text
     assert any(r.headers.get("authorization") == f"Bearer {token}" for r in project.github.requests)
+    # Every hostile source was really read (with its credentials), so the test can fail.
+    seen = {r.path.split("/")[1] for r in project.github.requests if "authorization" in r.headers}
+    assert {"private", "env", "make"} <= seen, seen
 
 
 # The supply-chain guard: release packages come from their releases, and nothing else runs.
