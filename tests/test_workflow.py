@@ -344,3 +344,31 @@ def test_a_version_the_releases_do_not_offer_fails_and_names_its_source(project:
     assert fake.name in message  # where it came from: the index's file
     assert "Pin a range the releases offer" in message and "Traceback" not in message
     assert project.read("requirements.txt") == before
+
+
+def test_make_links_lists_1500_releases_then_reuses_them_with_304s(project: Project) -> None:
+    project.github.add_synthetic("acme/models", 1500)
+    project.env["MODEL_REPOS"] = "acme/models"
+    page = project.path / "build/model-links.html"
+
+    project.run("links")
+    cold = len(project.github.api_requests("acme/models"))
+    first = page.read_bytes()
+    project.run("links")
+    warm = project.github.api_requests("acme/models")[cold:]
+
+    anchors = first.decode().count("<a href=")
+    assert anchors == 1500  # one wheel per release; checksum files are not linked
+    assert first.decode().count("#sha256=") == 750  # every other release has a digest
+    assert cold == 15
+    assert len(warm) == 15 and all("if-none-match" in r.headers for r in warm)
+    assert page.read_bytes() == first
+
+    project.github.fail_with(401)
+    project.env["GITHUB_TOKEN"] = "ghp_" + "x" * 36
+    failed = project.run("links", ok=False)
+
+    assert failed.returncode != 0
+    assert "GITHUB_TOKEN" in failed.stderr and "Traceback" not in failed.stderr
+    assert "ghp_" not in failed.stdout + failed.stderr
+    assert page.read_bytes() == first
