@@ -136,3 +136,8 @@ clean:
 	find build -mindepth 1 -maxdepth 1 ! -name .gitkeep -exec rm -rf {} +
 	rm -rf .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -not -path './$(VENV)/*' -not -path './$(TOOLS_VENV)/*' -prune -exec rm -rf {} +
+
+# Anything else: an unknown target, or a file the workflow needs that is missing.
+.DEFAULT:
+	@echo "make: '$@' is neither a target of this Makefile nor a file it can make: see 'make help'" >&2
+	@exit 2

@@ -15,11 +15,11 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from model_links import Asset, read_manifest
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 import common
+from model_links import Asset, read_manifest
 from release_files import (
     FILES_DIR,
     MANIFEST,
@@ -136,14 +136,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "requirements-model.in)",
     )
     parser.add_argument("--manifest", type=Path, default=MANIFEST)
-    parser.add_argument("--files-dir", type=Path, default=FILES_DIR)
     parser.add_argument("-q", "--quiet", action="store_true")
     args = parser.parse_args(argv)
     try:
         if not args.requirements.is_file():
             raise common.UserError(f"{args.requirements} is missing: run `make requirements.txt`")
         assets = read_manifest(args.manifest) if args.manifest.is_file() else []
-        sums = ensure_cached(wanted_pinned(args.requirements, assets), args.files_dir, True)
+        sums = ensure_cached(wanted_pinned(args.requirements, assets), FILES_DIR, quiet=True)
         problems = check(args.requirements, assets, sums)
         for source in args.sources or [Path("requirements.in"), Path("requirements-model.in")]:
             problems += credential_problems(source)
