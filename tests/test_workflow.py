@@ -372,3 +372,22 @@ def test_make_links_lists_1500_releases_then_reuses_them_with_304s(project: Proj
     assert "GITHUB_TOKEN" in failed.stderr and "Traceback" not in failed.stderr
     assert "ghp_" not in failed.stdout + failed.stderr
     assert page.read_bytes() == first
+
+
+def test_clean_empties_build_but_keeps_tracked_files(project: Project) -> None:
+    (project.path / "build/.gitkeep").write_text("")
+    project.run("install")
+    assert len(list((project.path / "build").iterdir())) > 1
+
+    project.run("clean")
+
+    assert [p.name for p in (project.path / "build").iterdir()] == [".gitkeep"]
+    for tracked in ("requirements.txt", "requirements.in", "requirements-model.in", "Makefile"):
+        assert (project.path / tracked).is_file()
+
+
+def test_unknown_target_says_so(project: Project) -> None:
+    result = project.run("instal", ok=False)
+
+    assert result.returncode == 2
+    assert "'instal' is neither a target" in result.stderr and "make help" in result.stderr
