@@ -113,10 +113,13 @@ def conflict_names(found: list[tuple[str, str, str | None]]) -> set[str]:
     """The packages in a conflict: each requirement's name and each requiring file's project."""
     names = {name for name, _, _ in found}
     for _, _, parent in found:
-        if parent and parent.endswith(".whl"):
-            names.add(canonicalize_name(parse_wheel_filename(parent)[0]))
-        elif parent:
-            names.add(canonicalize_name(parse_sdist_filename(parent)[0]))
+        if not parent:
+            continue
+        parse = parse_wheel_filename if parent.endswith(".whl") else parse_sdist_filename
+        try:
+            names.add(canonicalize_name(parse(parent)[0]))
+        except ValueError:  # not a file name: pip named the candidate some other way
+            continue
     return names
 
 
