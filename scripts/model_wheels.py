@@ -58,9 +58,9 @@ def parse_line(raw: Path, number: int, text: str) -> WheelURL:
     where = f"{raw}:{number}"
     url, _, fragment = text.partition("#")
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https", "file") or not parts.path:
+    if parts.scheme not in ("http", "https") or not parts.path:
         raise common.UserError(
-            f"{where}: {common.mask_url(text)!r} is not a URL; write one http(s):// or file:// "
+            f"{where}: {common.mask_url(text)!r} is not a URL; write one http(s):// "
             "URL of a wheel or sdist per line"
         )
     sha256 = None

@@ -391,3 +391,35 @@ def test_unknown_target_says_so(project: Project) -> None:
 
     assert result.returncode == 2
     assert "'instal' is neither a target" in result.stderr and "make help" in result.stderr
+
+
+def test_raw_wheel_urls_are_downloaded_once_and_pinned_by_name(project: Project) -> None:
+    wheel = make_wheel(project.path.parent / "private", "private_model", "1.2.0", ["spacy>=3.8"])
+    project.github.add_release("acme/private", "v1.2.0", {wheel.name: wheel.read_bytes()})
+    url = f"{project.github.url}/acme/private/releases/download/v1.2.0/{wheel.name}"
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    project.write("requirements-model.in.raw", f"# ours\n{url}#sha256={digest}\n")
+
+    project.run("install")
+
+    assert project.python("import private_model; print(private_model.VERSION)") == "1.2.0"
+    assert project.read("requirements-model.in").splitlines()[1:] == ["private-model==1.2.0"]
+    text = project.read("requirements.txt")
+    assert "private-model==1.2.0 \\" in requirement_lines(text) and "127.0.0.1" not in text
+    assert project.github.downloads(wheel.name) == 1
+    project.run("install")
+    assert project.github.downloads(wheel.name) == 1
+
+
+def test_a_bad_raw_line_names_it_and_changes_nothing(project: Project) -> None:
+    project.run("install")
+    before_txt, before_build = project.read("requirements.txt"), snapshot(project.path / "build")
+    before_in = project.read("requirements-model.in")
+    project.write("requirements-model.in.raw", "# ours\nhttps://example.invalid/notes.txt\n")
+
+    result = project.run("install", ok=False)
+
+    assert "requirements-model.in.raw:2:" in result.stderr and "Traceback" not in result.stderr
+    assert project.read("requirements-model.in") == before_in
+    assert project.read("requirements.txt") == before_txt
+    assert snapshot(project.path / "build") == before_build
