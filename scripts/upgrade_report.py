@@ -1,0 +1,126 @@
+"""Compare two compiled requirements files and write what changed as a Markdown table.
+
+`make upgrade` keeps the old requirements.txt, recompiles, then runs this script: it prints the
+table and saves it to build/upgrade-report.md, which the monthly workflow uses as the body of its
+pull request. Packages are matched by their normalised name (en_core_web_sm, en-core-web-sm and
+En.Core.Web_SM are one package) and environment marker; extras are ignored. Release packages
+(those on the links page, listed in build/model-assets.json) are marked as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+import common
+from model_links import read_manifest
+
+EXAMPLES = """\
+examples:
+  python scripts/upgrade_report.py build/requirements-before.txt requirements.txt
+  python scripts/upgrade_report.py old.txt new.txt -o build/upgrade-report.md
+"""
+ORDER = {"added": 0, "removed": 1, "upgraded": 2, "downgraded": 3, "changed": 4}
+
+Pins = dict[tuple[str, str], str]  # (normalised name, marker) -> version
+
+
+def read_pins(path: Path) -> Pins:
+    """The ``name==version`` lines of a requirements file; an absent file has none."""
+    if not path.is_file():
+        return {}
+    pins: Pins = {}
+    for line in common.read_requirement_lines(path):
+        if line.is_option:
+            continue
+        try:
+            req = line.requirement()
+            pin = line.pin()
+        except common.UserError as exc:
+            raise common.UserError(f"{path}:{str(exc).removeprefix('line ')}") from None
+        if pin is None:
+            raise common.UserError(
+                f"{path}:{line.number}: {line.text!r} is not pinned with ==; "
+                "compare files written by `make requirements.txt`"
+            )
+        pins[(canonicalize_name(req.name), str(req.marker or ""))] = pin[1]
+    return pins
+
+
+def change(old: str | None, new: str | None) -> str:
+    """added, removed, upgraded, downgraded or changed (versions that do not parse)."""
+    if old is None:
+        return "added"
+    if new is None:
+        return "removed"
+    try:
+        return "upgraded" if Version(new) > Version(old) else "downgraded"
+    except InvalidVersion:
+        return "changed"
+
+
+def report(before: Pins, after: Pins, release: set[str]) -> str:
+    """The Markdown report: one line when nothing changed, else a table sorted by kind and name."""
+    rows = []
+    for key in before.keys() | after.keys():
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        name, marker = key
+        label = (
+            name + (" (release)" if name in release else "") + (f" ; {marker}" if marker else "")
+        )
+        rows.append((ORDER[change(old, new)], name, marker, change(old, new), label, old, new))
+    if not rows:
+        return "No package changed: every pin is as it was.\n"
+    lines = [
+        f"## Upgrade report: {len(rows)} package{'s' if len(rows) > 1 else ''} changed",
+        "",
+        "| package | change | old | new |",
+        "| --- | --- | --- | --- |",
+    ]
+    for _, _, _, kind, label, old, new in sorted(rows):
+        lines.append(f"| {label} | {kind} | {old or '-'} | {new or '-'} |")
+    return "\n".join(lines) + "\n"
+
+
+def release_packages(manifest: Path) -> set[str]:
+    """Normalised names of the packages on the links page (none if there is no manifest)."""
+    if not manifest.is_file():
+        return set()
+    return {asset.project for asset in read_manifest(manifest)}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("before", type=Path, help="the old file (may be missing: all added)")
+    parser.add_argument("after", type=Path, help="the new file")
+    parser.add_argument("--manifest", type=Path, default=Path("build/model-assets.json"))
+    parser.add_argument("-o", "--output", type=Path, help="also save the report here")
+    parser.add_argument("-q", "--quiet", action="store_true", help="do not print the report")
+    args = parser.parse_args(argv)
+    try:
+        if not args.after.is_file():
+            raise common.UserError(f"{args.after} is missing: run `make requirements.txt`")
+        text = report(
+            read_pins(args.before), read_pins(args.after), release_packages(args.manifest)
+        )
+        if args.output:
+            common.atomic_write_text(args.output, text)
+    except common.UserError as exc:
+        return common.error(str(exc))
+    if not args.quiet:
+        print(text, end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
