@@ -101,6 +101,47 @@ def http_session(retries: int = 3, backoff: float = 0.5) -> requests.Session:
     return session
 
 
+PROGRESS_MIN_BYTES = 10 * 1024 * 1024  # downloads larger than this show a bar on a terminal
+
+
+def _progress(done: int, total: int) -> None:
+    filled = 30 * done // total
+    print(
+        f"\r  [{'#' * filled}{' ' * (30 - filled)}] {done / 2**20:7.1f} / {total / 2**20:.1f} MB",
+        end="" if done < total else "\n",
+        file=sys.stderr,
+    )
+
+
+def download(session: requests.Session, url: str, target: Path, sha256: str | None = None) -> str:
+    """Stream ``url`` to ``target`` (a temporary name, renamed when complete); return its sha256.
+
+    Raises UserError (to be prefixed with where and how to fix) on a connection error, an answer
+    other than 200, or a sha256 other than ``sha256``; ``target`` is then left as it was. A large
+    download shows a progress bar when stderr is a terminal.
+    """
+    try:
+        response = session.get(url, stream=True, timeout=60)
+    except requests.RequestException as exc:
+        raise UserError(f"could not download {url}: {exc}") from None
+    with response:
+        if response.status_code != 200:
+            raise UserError(f"downloading {url} answered HTTP {response.status_code}")
+        total = int(response.headers.get("Content-Length") or 0)
+        show = total > PROGRESS_MIN_BYTES and sys.stderr.isatty()
+        digest, done = hashlib.sha256(), 0
+        with atomic_writer(target, "wb") as handle:
+            for block in response.iter_content(1 << 20):
+                handle.write(block)
+                digest.update(block)
+                done += len(block)
+                if show:
+                    _progress(done, total)
+            if sha256 and digest.hexdigest() != sha256:
+                raise UserError(f"{target.name} has sha256 {digest.hexdigest()}, not {sha256}")
+    return digest.hexdigest()
+
+
 def read_sha256sums(path: Path) -> dict[str, str]:
     """Read a ``sha256sum``-style file (``<hex>  <file name>`` lines) into {file name: hex}."""
     if not path.is_file():

@@ -16,7 +16,6 @@ Which files:
 from __future__ import annotations
 
 import argparse
-import hashlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -101,34 +100,15 @@ def wanted_pinned(path: Path, assets: list[Asset]) -> list[Asset]:
 
 
 def download(asset: Asset, files_dir: Path, session: common.requests.Session) -> str:
-    """Download one asset into ``files_dir`` (temporary name, then rename); return its sha256.
-
-    A file whose sha256 differs from the API's digest is refused and removed.
-    """
-    target = files_dir / asset.filename
+    """Download one asset into ``files_dir``, checked against the API's digest; its sha256."""
     try:
-        response = session.get(asset.url, stream=True, timeout=60)
-    except common.requests.RequestException as exc:
-        raise common.UserError(f"could not download {asset.url}: {exc}") from None
-    with response:
-        if response.status_code != 200:
-            raise common.UserError(
-                f"could not download {asset.url}: HTTP {response.status_code}; "
-                "run `make links` to refresh the links page, then try again"
-            )
-        digest = hashlib.sha256()
-        with common.atomic_writer(target, "wb") as handle:
-            for block in response.iter_content(1 << 20):
-                handle.write(block)
-                digest.update(block)
-            sha256 = digest.hexdigest()
-            if asset.sha256 and sha256 != asset.sha256:
-                raise common.UserError(
-                    f"{asset.filename} from {asset.url} has sha256 {sha256}, but the release "
-                    f"says {asset.sha256}: refusing it. Try again; if it persists, report it "
-                    f"to the maintainers of {asset.repo}"
-                )
-    return sha256
+        return common.download(session, asset.url, files_dir / asset.filename, asset.sha256)
+    except common.UserError as exc:
+        raise common.UserError(
+            f"release file of {asset.repo} {asset.tag}: {exc}; run `make links` to refresh the "
+            f"links page and try again (if a hash differs again, tell the maintainers of "
+            f"{asset.repo})"
+        ) from None
 
 
 def ensure_cached(
