@@ -285,7 +285,7 @@ def test_tampered_release_file_is_refused_by_sync_and_verify(project: Project) -
     [
         pytest.param(
             lambda t: t.replace("en-core-web-sm==3.8.0", "en-core-web-sm==3.7.1"),
-            "requirements.txt:",
+            "en-core-web-sm==3.7.1 carries hashes",
             id="hand-edited-version",
         ),
         pytest.param(
