@@ -32,6 +32,7 @@ TEMPLATE_FILES = [
     "requirements-model.in",
     "pyproject.toml",
     "scripts",
+    "tools",  # with node_modules when `make test` installed it, so no npm run here
 ]
 
 
