@@ -42,6 +42,7 @@ from release_files import (
     installable_files,
     release_hashes,
     wanted_newest,
+    wanted_pinned,
 )
 
 SOURCES = (Path("requirements.in"), Path("requirements-model.in"))
@@ -318,6 +319,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.check and not OUTPUT.is_file():
             raise common.UserError(f"{OUTPUT} is missing: run `make requirements.txt`")
         if not (args.check or args.upgrade) and up_to_date():
+            # A fresh clone: no compile, but the pinned release files are fetched once here,
+            # so pip-sync installs them from build/ and no later compile fetches them again.
+            assets = read_manifest(MANIFEST) if MANIFEST.is_file() else []
+            before = common.read_sha256sums(FILES_DIR / "SHA256SUMS")
+            if ensure_cached(wanted_pinned(OUTPUT, assets), FILES_DIR) != before:
+                write_links_page(assets, LINKS_PAGE, FILES_DIR)
             os.utime(OUTPUT)  # newer than its inputs again, so make is satisfied too
             if not args.quiet:
                 print(f"compile: {OUTPUT} is up to date with its inputs")

@@ -10,6 +10,7 @@ tests (TOOLS_VENV), so no test downloads anything from PyPI.
 from __future__ import annotations
 
 import hashlib
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -423,3 +424,25 @@ def test_a_bad_raw_line_names_it_and_changes_nothing(project: Project) -> None:
     assert project.read("requirements-model.in") == before_in
     assert project.read("requirements.txt") == before_txt
     assert snapshot(project.path / "build") == before_build
+
+
+def test_a_fresh_clone_compiles_nothing_and_fetches_the_model_once(project: Project) -> None:
+    project.run("install")
+    committed = project.read("requirements.txt")
+    gets = project.github.downloads(WHEEL_380)
+    # A teammate's fresh clone: the committed files, every one of them "new", and no build/.
+    shutil.rmtree(project.path / "build")
+    shutil.rmtree(project.path / ".venv")
+    (project.path / "build").mkdir()
+    for name in ("requirements.in", "requirements-model.in.raw", "requirements-model.in"):
+        (project.path / name).touch()
+
+    result = project.run("install")
+
+    assert "is up to date with its inputs" in result.stdout  # no pip-compile
+    assert project.read("requirements.txt") == committed
+    assert project.github.downloads(WHEEL_380) == gets + 1  # once, into build/release-files
+    assert project.python("import en_core_web_sm; print(en_core_web_sm.VERSION)") == "3.8.0"
+    project.write("requirements.in", project.read("requirements.in") + "\n")  # a later edit
+    project.run("install")
+    assert project.github.downloads(WHEEL_380) == gets + 1
