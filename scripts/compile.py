@@ -242,16 +242,12 @@ def compile_to(output: Path, upgrade: bool, packages: Sequence[str]) -> None:
         if pinned <= names:
             break
         names |= pinned  # a release package came in as a dependency: hold it too, recompile
-    pins = [line for line in common.read_requirement_lines(output) if not line.is_option]
     hashes: dict[str, set[str]] = {}
-    for line in pins:
-        name, version = line.pin() or ("", "")
-        if name in index and Version(version) in index[name]:
-            files = installable_files(index[name][Version(version)])
-            hashes[name] = release_hashes(files, ensure_cached(files, FILES_DIR, quiet=True))
-    for line in pins:
-        name, version = line.pin() or ("", "")
-        if name in index and Version(version) not in index[name]:
+    for line in common.read_requirement_lines(output):
+        name, version = (None if line.is_option else line.pin()) or ("", "")
+        if name not in index:
+            continue
+        if Version(version) not in index[name]:
             offered = ", ".join(str(v) for v in sorted(index[name])[-3:])
             raise common.UserError(
                 f"{name} resolved to {version}, which the releases do not offer (newest: "
@@ -259,6 +255,8 @@ def compile_to(output: Path, upgrade: bool, packages: Sequence[str]) -> None:
                 f"offer in requirements.in (e.g. {name}=={max(index[name])}). "
                 f"{OUTPUT} was left as it was"
             )
+        files = installable_files(index[name][Version(version)])
+        hashes[name] = release_hashes(files, ensure_cached(files, FILES_DIR, quiet=True))
     text = set_release_hashes(output.read_text(), hashes)
     common.atomic_write_text(output, record_inputs(text))
     sums = common.read_sha256sums(FILES_DIR / "SHA256SUMS")
