@@ -171,13 +171,13 @@ class Line:
     def is_option(self) -> bool:
         return self.text.startswith("-")
 
-    def requirement(self) -> Requirement:
-        """The requirement on this line; raises UserError naming the line when it is garbled."""
+    def requirement(self, path: Path | None = None) -> Requirement:
+        """The requirement on this line; raises UserError naming ``path:line`` when garbled."""
         try:
             return Requirement(self.text)
         except InvalidRequirement as exc:
-            message = f"line {self.number}: {self.text!r} is not a requirement ({exc})"
-            raise UserError(message) from None
+            where = f"{path}:{self.number}" if path else f"line {self.number}"
+            raise UserError(f"{where}: {self.text!r} is not a requirement ({exc})") from None
 
     def pin(self) -> tuple[str, str] | None:
         """(canonical name, version) when the line pins with ``==``, else None."""

@@ -37,11 +37,8 @@ def read_pins(path: Path) -> Pins:
     for line in common.read_requirement_lines(path):
         if line.is_option:
             continue
-        try:
-            req = line.requirement()
-            pin = line.pin()
-        except common.UserError as exc:
-            raise common.UserError(f"{path}:{str(exc).removeprefix('line ')}") from None
+        req = line.requirement(path)
+        pin = line.pin()
         if pin is None:
             raise common.UserError(
                 f"{path}:{line.number}: {line.text!r} is not pinned with ==; "

@@ -70,7 +70,7 @@ def release_problems(
             "in requirements.in, then run `make requirements.txt`"
         ]
     files = installable_files(files)
-    tampered = [
+    problems = [
         f"{FILES_DIR / a.filename}: its sha256 is not the one recorded when it was downloaded "
         f"(it was changed since); delete it and run `make install` to fetch it again"
         for a in files
@@ -79,12 +79,12 @@ def release_problems(
     ]
     expected = release_hashes(files, sums)
     if set(line.hashes) != expected:
-        tampered.append(
+        problems.append(
             f"{where} carries hashes {sorted(set(line.hashes) - expected) or 'missing some'} "
             f"where the release files have exactly {sorted(expected)}; "
             "run `make requirements.txt` (never edit hashes by hand)"
         )
-    return tampered
+    return problems
 
 
 def check(path: Path, assets: list[Asset], sums: dict[str, str]) -> list[str]:
@@ -101,9 +101,9 @@ def check(path: Path, assets: list[Asset], sums: dict[str, str]) -> list[str]:
                 )
             continue
         try:
-            req = line.requirement()
+            req = line.requirement(path)
         except common.UserError as exc:
-            problems.append(f"{path}:{exc}")
+            problems.append(str(exc))
             continue
         pin = line.pin()
         if req.url or pin is None:
