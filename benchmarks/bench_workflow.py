@@ -4,7 +4,7 @@ Prints figures; asserts nothing. Run it from the template's root with the tools 
 
     .tools/bin/python benchmarks/bench_workflow.py
 
-It builds the same world as the end-to-end tests (tests/e2e.py: a loopback stand-in of GitHub
+It builds the same world as the end-to-end tests (selftests/e2e.py: a loopback stand-in of GitHub
 with two releases of a small en_core_web_sm, a local index with a fake spacy) and measures:
 
 1. GETs of the model wheel for two sequences, with the template's targets and with plain
@@ -27,9 +27,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "scripts")]
+sys.path[:0] = [str(ROOT / "selftests"), str(ROOT / "scripts")]
 
-from e2e import Project, make_project  # noqa: E402
+from e2e import Project, make_project, render_template  # noqa: E402
 from packages import make_wheel  # noqa: E402
 
 WHEEL = "en_core_web_sm-3.8.0-py3-none-any.whl"
@@ -56,7 +56,7 @@ def plain(project: Project, *command: str) -> None:
 
 
 def gets_template(tmp: Path) -> tuple[int, int]:
-    with make_project(tmp) as project:
+    with make_project(tmp, render_template(tmp / "rendered")) as project:
         project.run("install")
         first = project.github.downloads(WHEEL)
         add_package(project)
@@ -65,7 +65,7 @@ def gets_template(tmp: Path) -> tuple[int, int]:
 
 
 def gets_plain(tmp: Path) -> tuple[int, int]:
-    with make_project(tmp) as project:
+    with make_project(tmp, render_template(tmp / "rendered")) as project:
         project.run("links")
         subprocess.run(
             [sys.executable, "scripts/model_links.py", "-q", "--files-dir", "build/none",
@@ -95,7 +95,7 @@ def timed(project: Project, command: list[str]) -> float:
 
 
 def noop_install(tmp: Path) -> tuple[float, float, float]:
-    with make_project(tmp) as project:
+    with make_project(tmp, render_template(tmp / "rendered")) as project:
         project.run("install")
         make = timed(project, ["make", "install"])
         # Every .in file touched (a fresh clone, a checkout): no compile, only a pip-sync.

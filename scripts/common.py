@@ -101,16 +101,33 @@ def http_session(retries: int = 3, backoff: float = 0.5) -> requests.Session:
     return session
 
 
-PROGRESS_MIN_BYTES = 10 * 1024 * 1024  # downloads larger than this show a bar on a terminal
+PROGRESS_MIN_BYTES = 10 * 1024 * 1024  # downloads larger than this report their progress
 
 
-def _progress(done: int, total: int) -> None:
-    filled = 30 * done // total
-    print(
-        f"\r  [{'#' * filled}{' ' * (30 - filled)}] {done / 2**20:7.1f} / {total / 2**20:.1f} MB",
-        end="" if done < total else "\n",
-        file=sys.stderr,
-    )
+class Progress:
+    """A large download's progress on stderr: a bar on a terminal, a line per 10 % in a log."""
+
+    def __init__(self, name: str, total: int) -> None:
+        self.name, self.total = name, total
+        self.shown = total <= PROGRESS_MIN_BYTES  # small or unknown size: nothing to show
+        self.tty = sys.stderr.isatty()
+        self.tenths = 0
+
+    def update(self, done: int) -> None:
+        """Report that ``done`` bytes of ``total`` have arrived."""
+        if self.shown:
+            return
+        megabytes = f"{done / 2**20:7.1f} / {self.total / 2**20:.1f} MB"
+        if self.tty:
+            filled = 30 * done // self.total
+            end = "" if done < self.total else "\n"
+            print(
+                f"\r  [{'#' * filled}{' ' * (30 - filled)}] {megabytes}", end=end, file=sys.stderr
+            )
+        elif 10 * done // self.total > self.tenths:
+            self.tenths = 10 * done // self.total
+            print(f"  {self.name}: {10 * self.tenths:3d} % ({megabytes})", file=sys.stderr)
+        self.shown = done >= self.total
 
 
 def download(session: requests.Session, url: str, target: Path, sha256: str | None = None) -> str:
@@ -118,7 +135,7 @@ def download(session: requests.Session, url: str, target: Path, sha256: str | No
 
     Raises UserError (to be prefixed with where and how to fix) on a connection error, an answer
     other than 200, or a sha256 other than ``sha256``; ``target`` is then left as it was. A large
-    download shows a progress bar when stderr is a terminal.
+    download reports its progress (see ``Progress``).
     """
     try:
         response = session.get(url, stream=True, timeout=60)
@@ -127,16 +144,14 @@ def download(session: requests.Session, url: str, target: Path, sha256: str | No
     with response:
         if response.status_code != 200:
             raise UserError(f"downloading {url} answered HTTP {response.status_code}")
-        total = int(response.headers.get("Content-Length") or 0)
-        show = total > PROGRESS_MIN_BYTES and sys.stderr.isatty()
+        progress = Progress(target.name, int(response.headers.get("Content-Length") or 0))
         digest, done = hashlib.sha256(), 0
         with atomic_writer(target, "wb") as handle:
             for block in response.iter_content(1 << 20):
                 handle.write(block)
                 digest.update(block)
                 done += len(block)
-                if show:
-                    _progress(done, total)
+                progress.update(done)
             if sha256 and digest.hexdigest() != sha256:
                 raise UserError(f"{target.name} has sha256 {digest.hexdigest()}, not {sha256}")
     return digest.hexdigest()

@@ -24,9 +24,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 from packaging.version import Version
 
@@ -42,21 +44,26 @@ from release_files import (
     installable_files,
     release_hashes,
     wanted_newest,
-    wanted_pinned,
 )
 
 SOURCES = (Path("requirements.in"), Path("requirements-model.in"))
 OUTPUT = Path("requirements.txt")
+# The test tools' layer: requirements-dev.in starts with `-c requirements.txt`.
+DEV_SOURCES = (Path("requirements-dev.in"), OUTPUT)
+DEV_OUTPUT = Path("requirements-dev.txt")
 CONSTRAINTS = Path("build/release-constraints.txt")
 WHEELS_DIR = Path("build/wheels")
-INPUTS_LINE = "# inputs (requirements.in, requirements-model.in) sha256: "
 EXAMPLES = """\
 examples:
   python scripts/compile.py                       # requirements.txt from the .in files
   python scripts/compile.py --upgrade             # newest versions the ranges allow
   PACKAGES="spacy en_core_web_sm" python scripts/compile.py --upgrade
-  python scripts/compile.py --check               # is requirements.txt up to date?
+  python scripts/compile.py --dev                 # requirements-dev.txt (the test tools)
+  python scripts/compile.py --check               # are both locks up to date?
 """
+
+
+Index = dict[str, dict[Version, list[Asset]]]  # {project: {version: its release files}}
 
 
 class CompileFailed(common.UserError):
@@ -124,33 +131,71 @@ def conflict_names(found: list[tuple[str, str, str | None]]) -> set[str]:
     return names
 
 
-def explain(stderr: str) -> CompileFailed:
+def offered(name: str, index: Index) -> str:
+    """``the releases offer NAME 1.0, 1.1`` (the newest few), or "" for other packages."""
+    if name not in index:
+        return ""
+    versions = sorted(index[name])
+    shown = ", ".join(str(v) for v in versions[-8:])
+    return f"the releases offer {name} {'..., ' if len(versions) > 8 else ''}{shown}"
+
+
+def model_range(spacy_spec: str, name: str, versions: Sequence[Version]) -> str:
+    """The range of model ``name`` built for the spaCy versions ``spacy_spec`` allows, or "".
+
+    spaCy's models are built for one spaCy minor version: model 3.8.x needs spacy 3.8.x.
+    """
+    spec = SpecifierSet(spacy_spec)
+    minors = sorted(
+        (v.major, v.minor)
+        for v in set(versions)
+        if any(spec.contains(f"{v.major}.{v.minor}.{patch}", True) for patch in range(20))
+    )
+    if not minors:
+        return ""
+    (low_major, low_minor), (high_major, high_minor) = minors[0], minors[-1]
+    return f"{name}>={low_major}.{low_minor}.0,<{high_major}.{high_minor + 1}.0"
+
+
+def explain(stderr: str, index: Index, sources: Sequence[Path]) -> CompileFailed:
     """Turn pip-compile's output into one message (no traceback), naming file, line or package."""
     missing = re.search(r"No matching distribution found for ([A-Za-z0-9._-]+)", stderr)
     if missing:
         name = canonicalize_name(missing.group(1))
-        where = "requirements.in"
-        for path in SOURCES:
+        where = str(sources[0])
+        for path in sources:
             if path.is_file():
                 for line in common.read_requirement_lines(path):
                     if not line.is_option and name in line.text.lower().replace("_", "-"):
                         where = f"{path}:{line.number}"
+        if name in index:
+            return CompileFailed(
+                f"{where}: no release of {missing.group(1)} is in the range asked for "
+                f"({offered(name, index)}); write a range that holds one of them, or run "
+                "`make links` if the release is new",
+                set(),
+            )
         return CompileFailed(
             f"{where}: no source offers {missing.group(1)} in the range asked for (looked on "
             "your package indexes, the release links page, build/wheels and FIND_LINKS); check "
-            "the name and range, or run `make links` if it is a new release",
+            "the name and the range",
             set(),
         )
     found = conflicts(stderr)
     if found:
         names = conflict_names(found)
         details = "; ".join(
-            f"{parent or 'requirements.in'} requires {name}{spec}" for name, spec, parent in found
+            f"{parent or sources[0]} requires {name}{spec}" for name, spec, parent in found
         )
-        upgrade = "make upgrade PACKAGES='" + " ".join(sorted(names)) + "'"
+        advice = [f"Loosen or change one of these ranges in {sources[0]}"]
+        spacy = [spec for name, spec, parent in found if name == "spacy" and parent is None]
+        for model in sorted(names & index.keys()):
+            if spacy and (fits := model_range(spacy[0], model, sorted(index[model]))):
+                advice.append(f"a model is built for one spaCy version: with spacy{spacy[0]}, "
+                              f"ask for {fits}")  # fmt: skip
+            advice.append(offered(model, index))
         return CompileFailed(
-            f"no versions satisfy requirements.in together: {details}. Loosen one of these "
-            f"ranges in requirements.in, or run `{upgrade}`",
+            f"no versions satisfy {sources[0]} together: {details}. " + "; ".join(advice),
             names,
         )
     tail = [line for line in stderr.strip().splitlines() if line.strip()][-3:]
@@ -158,15 +203,22 @@ def explain(stderr: str) -> CompileFailed:
 
 
 def run_pip_compile(
-    output: Path, only_binary: set[str], upgrade: bool, packages: Sequence[str]
+    output: Path,
+    only_binary: set[str],
+    upgrade: bool,
+    packages: Sequence[str],
+    index: Index,
+    sources: Sequence[Path] = SOURCES,
 ) -> None:
     """Run pip-compile into ``output`` (whose old content serves as the existing pins)."""
     command = [
         sys.executable, "-m", "piptools", "compile", "--quiet", "--no-config",
         "--generate-hashes", "--allow-unsafe", "--strip-extras",
         "--no-emit-index-url", "--no-emit-find-links", "--no-emit-trusted-host",
-        "--constraint", str(CONSTRAINTS), "--output-file", str(output),
+        "--output-file", str(output),
     ]  # fmt: skip
+    if sources == SOURCES:
+        command += ["--constraint", str(CONSTRAINTS)]
     for link in find_links():
         command += ["--find-links", link]
     if only_binary:
@@ -177,11 +229,16 @@ def run_pip_compile(
         command.append("--upgrade")
     for package in packages:
         command += ["--upgrade-package", package]
-    command += [str(path) for path in SOURCES if path.is_file()]
-    env = {**os.environ, "CUSTOM_COMPILE_COMMAND": "make requirements.txt"}
+    command += [str(path) for path in sources if path.is_file() and path.suffix == ".in"]
+    env = {**os.environ, "CUSTOM_COMPILE_COMMAND": f"make {output_name(sources)}"}
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise explain(common.mask_url(result.stderr + result.stdout))
+        raise explain(common.mask_url(result.stderr + result.stdout), index, sources)
+
+
+def output_name(sources: Sequence[Path]) -> Path:
+    """The lock compiled from ``sources``: requirements.txt or requirements-dev.txt."""
+    return DEV_OUTPUT if sources == DEV_SOURCES else OUTPUT
 
 
 def origin(name: str, version: str) -> str:
@@ -218,11 +275,22 @@ def set_release_hashes(text: str, hashes: dict[str, set[str]]) -> str:
     return "".join(out)
 
 
+def kept_pins(upgrade: bool, packages: Sequence[str]) -> dict[str, str]:
+    """The pins of requirements.txt a compile keeps while the ranges allow: all but upgraded."""
+    if (upgrade and not packages) or not OUTPUT.is_file():
+        return {}
+    moving = {canonicalize_name(name) for name in packages}
+    pins = (line.pin() for line in common.read_requirement_lines(OUTPUT) if not line.is_option)
+    return {name: version for name, version in filter(None, pins) if name not in moving}
+
+
 def compile_to(output: Path, upgrade: bool, packages: Sequence[str]) -> None:
     """Compile into ``output`` and make it pass the guard; raise UserError if it cannot."""
     assets = read_manifest(MANIFEST) if MANIFEST.is_file() else []
-    # Cache the newest release file each range allows first: pip then reads it from build/.
-    ensure_cached(wanted_newest(SOURCES, assets, bool(os.environ.get("PRE"))), FILES_DIR)
+    # Cache the release files the compile will pin first (the pinned version while its range
+    # allows it, else the newest the range allows): pip then reads them from build/.
+    pre = bool(os.environ.get("PRE"))
+    ensure_cached(wanted_newest(SOURCES, assets, pre, kept_pins(upgrade, packages)), FILES_DIR)
     write_links_page(assets, LINKS_PAGE, FILES_DIR)
     index = by_project(assets)
     names = release_names([*SOURCES, OUTPUT], index)
@@ -231,7 +299,7 @@ def compile_to(output: Path, upgrade: bool, packages: Sequence[str]) -> None:
         write_constraints(names, index)
         wheel_only = {n for n in names if any(a.filename.endswith(".whl") for a in _all(index[n]))}
         try:
-            run_pip_compile(output, wheel_only, upgrade, packages)
+            run_pip_compile(output, wheel_only, upgrade, packages, index)
         except CompileFailed as failure:
             if not (conflict_retry and failure.conflict):
                 raise
@@ -258,33 +326,57 @@ def compile_to(output: Path, upgrade: bool, packages: Sequence[str]) -> None:
         files = installable_files(index[name][Version(version)])
         hashes[name] = release_hashes(files, ensure_cached(files, FILES_DIR, quiet=True))
     text = set_release_hashes(output.read_text(), hashes)
-    common.atomic_write_text(output, record_inputs(text))
+    common.atomic_write_text(output, record_inputs(text, SOURCES))
     sums = common.read_sha256sums(FILES_DIR / "SHA256SUMS")
+    guard(output, OUTPUT, assets, sums)
+
+
+def compile_dev_to(output: Path, upgrade: bool) -> None:
+    """Compile requirements-dev.in into ``output``, held to requirements.txt's pins."""
+    if not OUTPUT.is_file():
+        raise common.UserError(f"{OUTPUT} is missing: run `make requirements.txt` first")
+    assets = read_manifest(MANIFEST) if MANIFEST.is_file() else []
+    run_pip_compile(output, set(), upgrade, [], by_project(assets), DEV_SOURCES)
+    common.atomic_write_text(output, record_inputs(output.read_text(), DEV_SOURCES))
+    guard(output, DEV_OUTPUT, assets, common.read_sha256sums(FILES_DIR / "SHA256SUMS"))
+
+
+def guard(output: Path, name: Path, assets: list[Asset], sums: dict[str, str]) -> None:
+    """Raise UserError listing every problem verify.check finds in ``output`` (to be ``name``)."""
     problems = verify.check(output, assets, sums)
     if problems:
         raise common.UserError(
-            "\n".join(p.replace(str(output), str(OUTPUT)) for p in problems)
-            + f"\n{OUTPUT} was left as it was"
+            "\n".join(p.replace(str(output), str(name)) for p in problems)
+            + f"\n{name} was left as it was"
         )
 
 
-def inputs_digest() -> str:
-    """A sha256 over what requirements.txt is compiled from (the .in files and PRE)."""
+def inputs_line(sources: Sequence[Path]) -> str:
+    """The header line that records the digest of ``sources`` (without the digest)."""
+    return f"# inputs ({', '.join(str(path) for path in sources)}) sha256: "
+
+
+def inputs_digest(sources: Sequence[Path]) -> str:
+    """A sha256 over what a lock is compiled from (its input files, and PRE for the main one)."""
     digest = hashlib.sha256(f"PRE={os.environ.get('PRE', '')}\n".encode())
-    for path in SOURCES:
+    if sources == DEV_SOURCES:
+        digest = hashlib.sha256()
+    for path in sources:
         digest.update(path.read_bytes() if path.is_file() else b"")
     return digest.hexdigest()
 
 
-def record_inputs(text: str) -> str:
+def record_inputs(text: str, sources: Sequence[Path]) -> str:
     """Put the inputs' digest in the header of pip-compile's output (after its first block)."""
     header, _, rest = text.partition("\n\n")
-    return f"{header}\n{INPUTS_LINE}{inputs_digest()}\n\n{rest}"
+    return f"{header}\n{inputs_line(sources)}{inputs_digest(sources)}\n\n{rest}"
 
 
-def up_to_date() -> bool:
-    """True when requirements.txt records the digest of the inputs as they are now."""
-    return OUTPUT.is_file() and f"{INPUTS_LINE}{inputs_digest()}\n" in OUTPUT.read_text()
+def up_to_date(sources: Sequence[Path]) -> bool:
+    """True when the lock of ``sources`` records the digest of its inputs as they are now."""
+    lock = output_name(sources)
+    recorded = f"{inputs_line(sources)}{inputs_digest(sources)}\n"
+    return lock.is_file() and recorded in lock.read_text()
 
 
 def _all(versions: dict[Version, list[Asset]]) -> list[Asset]:
@@ -302,60 +394,86 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="re-pin to the newest versions the ranges allow (only PACKAGES when set)",
     )  # fmt: skip
     parser.add_argument(
+        "--dev", action="store_true",
+        help="compile requirements-dev.txt (the test tools) instead of requirements.txt",
+    )  # fmt: skip
+    parser.add_argument(
         "--check", action="store_true",
-        help="compile into a temporary file and fail if requirements.txt differs",
+        help="compile both locks into temporary files and fail if either differs",
     )  # fmt: skip
     parser.add_argument("-q", "--quiet", action="store_true")
     args = parser.parse_args(argv)
     packages = os.environ.get("PACKAGES", "").split() if args.upgrade else []
-    handle, temp = tempfile.mkstemp(dir=".", prefix=".requirements.", suffix=".txt")
-    os.close(handle)
-    temp_path = Path(temp)
+    sources = DEV_SOURCES if args.dev else SOURCES
+    lock = output_name(sources)
     try:
-        if not (Path("requirements.in").is_file()):
+        if not Path("requirements.in").is_file():
             raise common.UserError("requirements.in is missing: this is not a template checkout?")
-        if args.check and not OUTPUT.is_file():
-            raise common.UserError(f"{OUTPUT} is missing: run `make requirements.txt`")
-        if not (args.check or args.upgrade) and up_to_date():
-            # A fresh clone: no compile, but the pinned release files are fetched once here,
-            # so pip-sync installs them from build/ and no later compile fetches them again.
-            assets = read_manifest(MANIFEST) if MANIFEST.is_file() else []
-            before = common.read_sha256sums(FILES_DIR / "SHA256SUMS")
-            if ensure_cached(wanted_pinned(OUTPUT, assets), FILES_DIR) != before:
-                write_links_page(assets, LINKS_PAGE, FILES_DIR)
-            os.utime(OUTPUT)  # newer than its inputs again, so make is satisfied too
-            if not args.quiet:
-                print(f"compile: {OUTPUT} is up to date with its inputs")
-            return 0
-        if OUTPUT.is_file():
-            shutil.copyfile(OUTPUT, temp_path)
-        compile_to(temp_path, args.upgrade, packages)
         if args.check:
-            return check_same(temp_path)
-        temp_path.chmod(0o644)
-        os.replace(temp_path, OUTPUT)
+            return check_locks()
+        if not args.upgrade and up_to_date(sources):
+            os.utime(lock)  # newer than its inputs again, so make is satisfied too
+            if not args.quiet:
+                print(f"compile: {lock} is up to date with its inputs")
+            return 0
+        with scratch_copy(lock) as temp:
+            if args.dev:
+                compile_dev_to(temp, args.upgrade)
+            else:
+                compile_to(temp, args.upgrade, packages)
+            temp.chmod(0o644)
+            os.replace(temp, lock)
     except common.UserError as exc:
         return common.error(str(exc))
-    finally:
-        temp_path.unlink(missing_ok=True)
     if not args.quiet:
-        print(f"compile: wrote {OUTPUT}")
+        print(f"compile: wrote {lock}")
     return 0
 
 
-def check_same(compiled: Path) -> int:
-    """Exit status 0 when requirements.txt equals what the .in files compile to now."""
-    old, new = OUTPUT.read_text(), compiled.read_text()
+@contextmanager
+def scratch_copy(lock: Path) -> Iterator[Path]:
+    """A temporary copy of ``lock`` in build/ (its pins guide pip-compile), removed afterwards."""
+    Path("build").mkdir(exist_ok=True)
+    handle, name = tempfile.mkstemp(dir="build", prefix=f".{lock.stem}.", suffix=".txt")
+    os.close(handle)
+    temp = Path(name)
+    try:
+        if lock.is_file():
+            shutil.copyfile(lock, temp)
+        yield temp
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def check_locks() -> int:
+    """Exit status 0 when requirements.txt (and requirements-dev.txt, if made) are what their
+    .in files compile to now."""
+    if not OUTPUT.is_file():
+        raise common.UserError(f"{OUTPUT} is missing: run `make requirements.txt`")
+    status = 0
+    with scratch_copy(OUTPUT) as temp:
+        compile_to(temp, False, [])
+        status |= check_same(temp, OUTPUT)
+    if DEV_OUTPUT.is_file() and DEV_SOURCES[0].is_file():
+        with scratch_copy(DEV_OUTPUT) as temp:
+            compile_dev_to(temp, False)
+            status |= check_same(temp, DEV_OUTPUT)
+    return status
+
+
+def check_same(compiled: Path, lock: Path) -> int:
+    """Exit status 0 when ``lock`` equals what its .in files compile to now (``compiled``)."""
+    old, new = lock.read_text(), compiled.read_text()
     if old == new:
-        print(f"compile: {OUTPUT} is up to date")
+        print(f"compile: {lock} is up to date")
         return 0
     diff = difflib.unified_diff(
-        old.splitlines(), new.splitlines(), str(OUTPUT), "compiled now", lineterm=""
+        old.splitlines(), new.splitlines(), str(lock), "compiled now", lineterm=""
     )
     print("\n".join(diff), file=sys.stderr)
     return common.error(
-        f"{OUTPUT} is not what requirements.in compiles to now (edited by hand, or an .in file "
-        "changed): run `make requirements.txt` and commit the result"
+        f"{lock} is not what its .in files compile to now (edited by hand, or an .in file "
+        f"changed): run `make {lock}` and commit the result"
     )
 
 

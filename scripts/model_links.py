@@ -97,6 +97,7 @@ class Asset:
     repo: str
     tag: str
     prerelease: bool
+    page: str = ""  # the release's page on GitHub (html_url), for people
 
 
 @dataclass
@@ -161,7 +162,9 @@ def release_assets(
             if sha256 is not None and not SHA256_HEX.fullmatch(sha256):
                 sha256 = None
             tag, prerelease = str(release.get("tag_name", "")), bool(release.get("prerelease"))
-            assets.append(Asset(*parsed, name, url, sha256, repo, tag, prerelease))
+            page = str(release.get("html_url") or "")
+            page = page if urlsplit(page).scheme in ("https", "http") else ""
+            assets.append(Asset(*parsed, name, url, sha256, repo, tag, prerelease, page))
     stats.linked = len(assets)
     return assets, stats
 

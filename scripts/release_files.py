@@ -65,8 +65,11 @@ def newest_allowed(
     return max(allowed, default=None)
 
 
-def wanted_newest(paths: Sequence[Path], assets: list[Asset], pre: bool) -> list[Asset]:
-    """Release files of the newest version each release package in ``paths`` allows."""
+def wanted_newest(
+    paths: Sequence[Path], assets: list[Asset], pre: bool, keep: dict[str, str] | None = None
+) -> list[Asset]:
+    """Release files of the version a compile will most likely pin for each release package
+    ``paths`` name: the one ``keep`` pins while the range allows it, else the newest allowed."""
     index = by_project(assets)
     wanted: list[Asset] = []
     for path in paths:
@@ -81,6 +84,10 @@ def wanted_newest(paths: Sequence[Path], assets: list[Asset], pre: bool) -> list
                 continue  # pip-compile reports a garbled line with its own words
             versions = index.get(canonicalize_name(req.name))
             if not versions or (req.marker and not req.marker.evaluate()):
+                continue
+            kept = (keep or {}).get(canonicalize_name(req.name))
+            if kept and Version(kept) in versions and req.specifier.contains(kept, True):
+                wanted.extend(installable_files(versions[Version(kept)]))
                 continue
             best = newest_allowed(versions, req.specifier, pre)
             if best is not None:

@@ -4,7 +4,8 @@
 table and saves it to build/upgrade-report.md, which the monthly workflow uses as the body of its
 pull request. Packages are matched by their normalised name (en_core_web_sm, en-core-web-sm and
 En.Core.Web_SM are one package) and environment marker; extras are ignored. Release packages
-(those on the links page, listed in build/model-assets.json) are marked as such.
+(those on the links page, listed in build/model-assets.json) are marked as such, and linked to
+their release pages.
 """
 
 from __future__ import annotations
@@ -60,16 +61,26 @@ def change(old: str | None, new: str | None) -> str:
         return "changed"
 
 
-def report(before: Pins, after: Pins, release: set[str]) -> str:
-    """The Markdown report: one line when nothing changed, else a table sorted by kind and name."""
+Pages = dict[str, dict[str, str]]  # release package -> {version: its release page}
+
+
+def report(before: Pins, after: Pins, release: Pages) -> str:
+    """The Markdown report: one line when nothing changed, else a table sorted by kind and name.
+
+    A release package's name links to the release page of its new version (of its old one
+    when it was removed), where the release notes are.
+    """
     rows = []
     for key in before.keys() | after.keys():
         old, new = before.get(key), after.get(key)
         if old == new:
             continue
         name, marker = key
+        page = release.get(name, {}).get(str(new or old), "")
         label = (
-            name + (" (release)" if name in release else "") + (f" ; {marker}" if marker else "")
+            (f"[{name}]({page})" if page else name)
+            + (" (release)" if name in release else "")
+            + (f" ; {marker}" if marker else "")
         )
         rows.append((ORDER[change(old, new)], name, marker, change(old, new), label, old, new))
     if not rows:
@@ -85,11 +96,13 @@ def report(before: Pins, after: Pins, release: set[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def release_packages(manifest: Path) -> set[str]:
-    """Normalised names of the packages on the links page (none if there is no manifest)."""
-    if not manifest.is_file():
-        return set()
-    return {asset.project for asset in read_manifest(manifest)}
+def release_packages(manifest: Path) -> Pages:
+    """The packages on the links page with each version's release page (none without a
+    manifest)."""
+    pages: Pages = {}
+    for asset in read_manifest(manifest) if manifest.is_file() else []:
+        pages.setdefault(asset.project, {})[asset.version] = asset.page
+    return pages
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -30,6 +30,7 @@ from release_files import (
     wanted_pinned,
 )
 
+INPUTS = (Path("requirements.in"), Path("requirements-model.in"), Path("requirements-dev.in"))
 SOURCE_OPTIONS = ("-f", "--find-links", "-i", "--index-url", "--extra-index-url", "--trusted-host")
 # user:password@ in a URL, and the token formats of GitHub, GitLab and PyPI.
 CREDENTIAL = re.compile(
@@ -126,25 +127,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("requirements", nargs="?", type=Path, default=Path("requirements.txt"))
+    parser.add_argument(
+        "requirements", nargs="*", type=Path, default=[Path("requirements.txt")],
+        help="compiled requirement files (default: requirements.txt)",
+    )  # fmt: skip
     parser.add_argument(
         "--in",
         dest="sources",
         type=Path,
         action="append",
-        help="an input file to search for credentials (default: requirements.in and "
-        "requirements-model.in)",
+        help="an input file to search for credentials (default: requirements.in, "
+        "requirements-model.in and requirements-dev.in)",
     )
     parser.add_argument("--manifest", type=Path, default=MANIFEST)
     parser.add_argument("-q", "--quiet", action="store_true")
     args = parser.parse_args(argv)
+    problems: list[str] = []
     try:
-        if not args.requirements.is_file():
-            raise common.UserError(f"{args.requirements} is missing: run `make requirements.txt`")
         assets = read_manifest(args.manifest) if args.manifest.is_file() else []
-        sums = ensure_cached(wanted_pinned(args.requirements, assets), FILES_DIR, quiet=True)
-        problems = check(args.requirements, assets, sums)
-        for source in args.sources or [Path("requirements.in"), Path("requirements-model.in")]:
+        for lock in args.requirements:
+            if not lock.is_file():
+                raise common.UserError(f"{lock} is missing: run `make {lock}`")
+            sums = ensure_cached(wanted_pinned(lock, assets), FILES_DIR, quiet=True)
+            problems += check(lock, assets, sums)
+        for source in args.sources or INPUTS:
             problems += credential_problems(source)
     except common.UserError as exc:
         return common.error(str(exc))
@@ -153,7 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problems:
         return 1
     if not args.quiet:
-        print(f"verify: {args.requirements} is pinned, hashed and free of sources and secrets")
+        names = " and ".join(str(lock) for lock in args.requirements)
+        print(f"verify: {names} pinned, hashed and free of sources and secrets")
     return 0
 
 

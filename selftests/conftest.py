@@ -26,7 +26,9 @@ def isolated_pip(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
     monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
 
 
-@pytest.fixture
-def repo_root() -> Path:
-    """The template's own checkout."""
-    return Path(__file__).resolve().parent.parent
+@pytest.fixture(scope="session")
+def template_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project made from the template's checkout by `copier copy`, once per test session."""
+    from e2e import render_template
+
+    return render_template(tmp_path_factory.mktemp("rendered") / "project")

@@ -26,9 +26,9 @@ WHEEL_380 = "en_core_web_sm-3.8.0-py3-none-any.whl"
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Iterator[Project]:
-    """A copy of the template, wired to the stand-ins (see tests/e2e.py)."""
-    with make_project(tmp_path) as made:
+def project(tmp_path: Path, template_copy: Path) -> Iterator[Project]:
+    """A project made from the template, wired to the stand-ins (see selftests/e2e.py)."""
+    with make_project(tmp_path, template_copy) as made:
         yield made
 
 
@@ -145,7 +145,10 @@ def test_upgrade_picks_up_a_new_release_and_reports_it(project: Project) -> None
     report = (project.path / "build/upgrade-report.md").read_text()
     assert "3.8.0" in report and "3.8.1" in report
     assert "3.8.1" in result.stdout  # printed, too
-    assert "1 passed" in result.stdout  # the user's tests ran
+    # The copy's own first test ran in .venv: two pins installed, and the model loads.
+    assert "3 passed" in result.stdout
+    page = f"{project.github.url}/explosion/spacy-models/releases/tag/en_core_web_sm-3.8.1"
+    assert f"[en-core-web-sm]({page}) (release)" in report
 
 
 def test_upgrade_fails_when_the_tests_fail(project: Project) -> None:

@@ -1,8 +1,11 @@
 """A copy of the template wired to loopback stand-ins, for the end-to-end tests and benchmarks.
 
-``make_project`` copies the template into a temporary folder, starts the stand-in of GitHub
-(tests/standin.py) with two releases of a small ``en_core_web_sm`` and writes a local PEP 503
-index with a fake ``spacy``; ``Project.run`` runs the real make (or just) targets there.
+``render_template`` makes a project from the template with copier, as a user does;
+``make_project`` copies such a project into a temporary folder, starts the stand-in of GitHub
+(selftests/standin.py) with two releases of a small ``en_core_web_sm`` and writes a local PEP 503
+index with a stand-in ``spacy`` and the wheels a copy's tests need (pytest, from
+build/selftest-wheels, which `make selftest` downloads); ``Project.run`` runs the real make (or
+just) targets there.
 """
 
 from __future__ import annotations
@@ -16,24 +19,29 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packages import make_marker_sdist, make_wheel, write_simple_index
+from packages import MODEL_CODE, SPACY_CODE, make_marker_sdist, make_wheel, write_simple_index
 from standin import GitHubStandIn, run_standin
 
 ROOT = Path(__file__).resolve().parent.parent
+TOOLS = Path(sys.prefix) / "bin"  # the tools environment running the tests, made by `make tools`
+WHEELHOUSE = ROOT / "build/selftest-wheels"
 MODEL = "en_core_web_sm"
 WHEEL_380 = "en_core_web_sm-3.8.0-py3-none-any.whl"
 WHEEL_371 = "en_core_web_sm-3.7.1-py3-none-any.whl"
-TEMPLATE_FILES = [
-    "Makefile",
-    "justfile",
-    "requirements-tools.in",
-    "requirements-tools.txt",
-    "requirements-model.in.raw",
-    "requirements-model.in",
-    "pyproject.toml",
-    "scripts",
-    "tools",  # with node_modules when `make test` installed it, so no npm run here
-]
+# Only the tests' own settings reach a project: this machine's pip, GitHub and make settings
+# would change what it resolves.
+MINE = ("PIP_", "GITHUB_", "MAKE", "FIND_LINKS", "MODEL_REPOS", "PRE", "PACKAGES", "PYTEST_")
+
+
+def render_template(dest: Path, *answers: str) -> Path:
+    """Make a project at ``dest`` from the template's checkout with copier, as a user would
+    (``copier copy``, the default answers unless ``answers`` gives ``--data key=value``)."""
+    subprocess.run(
+        [str(TOOLS / "copier"), "copy", "--defaults", "--vcs-ref", "HEAD", "--quiet",
+         *answers, str(ROOT), str(dest)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return dest
 
 
 @dataclass
@@ -43,14 +51,14 @@ class Project:
     path: Path
     github: GitHubStandIn
     env: dict[str, str]
-    index_dir: Path
+    index_files: list[Path]
     log: list[str] = field(default_factory=list)
 
     def run(self, *args: str, ok: bool = True, tool: str = "make") -> subprocess.CompletedProcess:
         """Run ``make ARGS`` (or ``just ARGS``); with ``ok`` assert it succeeded."""
         command = [tool, "--no-print-directory", *args] if tool == "make" else [tool, *args]
         if tool == "just":
-            command[0] = str(Path(sys.prefix) / "bin" / "just")
+            command[0] = str(TOOLS / "just")
         result = subprocess.run(
             command, cwd=self.path, env=self.env, capture_output=True, text=True, check=False
         )
@@ -76,8 +84,9 @@ class Project:
         return (self.path / name).read_text()
 
     def publish_index(self, *files: Path) -> None:
-        """Put ``files`` (and the fake spacy wheels) on the local package index."""
-        write_simple_index(self.path.parent / "simple", [*self.index_dir.iterdir(), *files])
+        """Put ``files`` on the local package index, beside what it holds."""
+        self.index_files += files
+        write_simple_index(self.path.parent / "simple", self.index_files)
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -90,7 +99,9 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 def publish_model(github: GitHubStandIn, folder: Path, version: str, spacy_range: str) -> None:
     """Publish en_core_web_sm VERSION as a release: a wheel, an sdist that must never be built,
     and a checksum file. Like spaCy's real assets, they have no API digest."""
-    wheel = make_wheel(folder, MODEL, version, [f"spacy{spacy_range}"], payload=b"x" * 4096)
+    wheel = make_wheel(
+        folder, MODEL, version, [f"spacy{spacy_range}"], payload=b"x" * 4096, code=MODEL_CODE
+    )
     sdist = make_marker_sdist(folder, MODEL, version, folder / "RELEASE-SDIST-BUILT")
     files = {
         wheel.name: wheel.read_bytes(),
@@ -101,41 +112,33 @@ def publish_model(github: GitHubStandIn, folder: Path, version: str, spacy_range
 
 
 @contextmanager
-def make_project(tmp_path: Path) -> Iterator[Project]:
-    """A template copy with releases 3.7.1 and 3.8.0 of the model and spacy 3.7.5 and 3.8.2.
+def make_project(tmp_path: Path, template: Path) -> Iterator[Project]:
+    """A copy of the project ``template`` (see ``render_template``) with releases 3.7.1 and
+    3.8.0 of the model, and spacy 3.7.5 and 3.8.2 on the index.
 
     Its tools environment is the running one (``sys.prefix``), made by `make tools`.
     """
     marker = Path(sys.prefix) / ".installed"
     if not marker.is_file():
-        raise RuntimeError(f"run this through `make test`: {marker} (the tools marker) is missing")
+        raise RuntimeError(f"run this through `make selftest`: {marker} is missing")
+    wheelhouse = sorted(WHEELHOUSE.glob("*.whl"))
+    if not wheelhouse:
+        raise RuntimeError(f"run this through `make selftest`: {WHEELHOUSE} has no wheels")
     copy = tmp_path / "project"
-    copy.mkdir()
-    for name in TEMPLATE_FILES:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, copy / name)
-    (copy / "build").mkdir()
-    (copy / "tests").mkdir()
-    (copy / "tests/test_pipeline.py").write_text(
-        "def test_pipeline():\n    assert 1 + 1 == 2\n"  # the user's own tests, run by upgrade
-    )
+    shutil.copytree(template, copy, symlinks=True)
+    (copy / "build").mkdir(exist_ok=True)
     (copy / "requirements.in").write_text("spacy>=3.7,<3.9\nen_core_web_sm>=3.7.0,<3.9.0\n")
     index_dir = tmp_path / "index-files"
-    make_wheel(index_dir, "spacy", "3.7.5")
-    make_wheel(index_dir, "spacy", "3.8.2")
+    spacy = [make_wheel(index_dir, "spacy", v, code=SPACY_CODE) for v in ("3.7.5", "3.8.2")]
     with run_standin() as github:
         publish_model(github, tmp_path / "releases", "3.7.1", ">=3.7.2,<3.8.0")
         publish_model(github, tmp_path / "releases", "3.8.0", ">=3.8.0,<3.9.0")
-        mine = ("PIP_", "GITHUB_", "MAKE", "FIND_LINKS", "MODEL_REPOS", "PRE", "PACKAGES")
         env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(mine)},
+            **{k: v for k, v in os.environ.items() if not k.startswith(MINE)},
             "PIP_CONFIG_FILE": os.devnull,  # this machine's pip config must not change results
             "GITHUB_API_URL": github.api_url,
-            "PIP_INDEX_URL": write_simple_index(tmp_path / "simple", list(index_dir.iterdir())),
+            "PIP_INDEX_URL": write_simple_index(tmp_path / "simple", [*spacy, *wheelhouse]),
             "TOOLS_VENV": sys.prefix,
             "PIP_NO_CACHE_DIR": "1",  # so every GET of a model file reaches the stand-in
         }
-        yield Project(copy, github, env, index_dir)
+        yield Project(copy, github, env, [*spacy, *wheelhouse])

@@ -1,4 +1,4 @@
-"""Tests of scripts/model_links.py against the loopback GitHub stand-in (tests/standin.py).
+"""Tests of scripts/model_links.py against the loopback GitHub stand-in (selftests/standin.py).
 
 Each test runs ``main()`` in-process in a fresh folder (so ``build/`` is the script's default
 output) and checks what it wrote, what it printed and, in the stand-in's log, what it asked.

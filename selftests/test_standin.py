@@ -1,4 +1,4 @@
-"""The GitHub stand-in (tests/standin.py) behaves like GitHub where the scripts depend on it."""
+"""The GitHub stand-in (selftests/standin.py) behaves like GitHub where the scripts depend on it."""
 
 from __future__ import annotations
 

@@ -28,10 +28,12 @@ def make_wheel(
     version: str,
     requires: tuple[str, ...] | list[str] = (),
     payload: bytes = b"",
+    code: str = "",
 ) -> Path:
     """Write ``{name}-{version}-py3-none-any.whl`` into ``directory`` and return its path.
 
-    ``payload`` adds a data file, to make a wheel bigger or to change its hash.
+    ``payload`` adds a data file, to make a wheel bigger or to change its hash; ``code`` is
+    added to the module after its ``VERSION``.
     """
     module = name.replace("-", "_").lower()
     dist_info = f"{module}-{version}.dist-info"
@@ -42,7 +44,7 @@ def make_wheel(
         *(f"Requires-Dist: {req}" for req in requires),
     ]
     files = {
-        f"{module}/__init__.py": f'VERSION = "{version}"\n'.encode(),
+        f"{module}/__init__.py": f'VERSION = "{version}"\n{code}'.encode(),
         f"{dist_info}/METADATA": ("\n".join(metadata) + "\n").encode(),
         f"{dist_info}/WHEEL": (
             b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
@@ -61,6 +63,23 @@ def make_wheel(
             info = zipfile.ZipInfo(name_in_zip, date_time=(2020, 1, 1, 0, 0, 0))
             archive.writestr(info, data)
     return path
+
+
+# A stand-in for spaCy on the tests' index: spacy.load(name) calls the model package's load(),
+# which returns a pipeline that splits a text into words. Enough for a copy's own first test
+# (tests/test_environment.py), which loads each pinned model and processes a sentence.
+SPACY_CODE = """
+import importlib
+
+
+def load(name):
+    return importlib.import_module(name).load()
+"""
+MODEL_CODE = """
+
+def load():
+    return str.split
+"""
 
 
 def make_marker_sdist(directory: Path, name: str, version: str, marker: Path) -> Path:

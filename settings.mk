@@ -1,0 +1,5 @@
+# This project's settings, read by the Makefile (and so by the justfile). `copier copy` and
+# `copier update` write this file from your answers; in a plain copy, edit it by hand.
+
+# GitHub repositories whose release assets are linked (space separated)
+MODEL_REPOS ?= explosion/spacy-models
