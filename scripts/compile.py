@@ -159,9 +159,17 @@ def model_range(spacy_spec: str, name: str, versions: Sequence[Version]) -> str:
 
 def explain(stderr: str, index: Index, sources: Sequence[Path]) -> CompileFailed:
     """Turn pip-compile's output into one message (no traceback), naming file, line or package."""
-    missing = re.search(r"No matching distribution found for ([A-Za-z0-9._-]+)", stderr)
+    found = conflicts(stderr)
+    match = re.search(r"No matching distribution found for ([A-Za-z0-9._-]+)", stderr)
+    missing = match.group(1) if match else None
+    # A release package whose range holds no release: pip says "no match", or, since the
+    # release constraint takes part, reports a conflict.
+    for name, spec, parent in found:
+        releases = index.get(name, {}) if parent is None else {}
+        if missing is None and releases and not list(SpecifierSet(spec).filter(releases, True)):
+            missing = name
     if missing:
-        name = canonicalize_name(missing.group(1))
+        name = canonicalize_name(missing)
         where = str(sources[0])
         for path in sources:
             if path.is_file():
@@ -170,18 +178,17 @@ def explain(stderr: str, index: Index, sources: Sequence[Path]) -> CompileFailed
                         where = f"{path}:{line.number}"
         if name in index:
             return CompileFailed(
-                f"{where}: no release of {missing.group(1)} is in the range asked for "
+                f"{where}: no release of {name} is in the range asked for "
                 f"({offered(name, index)}); write a range that holds one of them, or run "
                 "`make links` if the release is new",
                 set(),
             )
         return CompileFailed(
-            f"{where}: no source offers {missing.group(1)} in the range asked for (looked on "
+            f"{where}: no source offers {missing} in the range asked for (looked on "
             "your package indexes, the release links page, build/wheels and FIND_LINKS); check "
             "the name and the range",
             set(),
         )
-    found = conflicts(stderr)
     if found:
         names = conflict_names(found)
         details = "; ".join(

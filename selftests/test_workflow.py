@@ -116,7 +116,25 @@ def test_impossible_ranges_say_which_packages_conflict(project: Project) -> None
     assert "Traceback" not in result.stderr
     assert "spacy" in result.stderr and "en-core-web-sm" in result.stderr, result.stderr
     assert "requirements.in" in result.stderr
+    # The model built for the spaCy asked for, and the versions that exist; no `make upgrade`,
+    # which could not help.
+    assert "with spacy<3.9,>=3.8, ask for en-core-web-sm>=3.8.0,<3.9.0" in result.stderr
+    assert "the releases offer en-core-web-sm 3.7.1, 3.8.0" in result.stderr
+    assert "make upgrade" not in result.stderr
     assert project.read("requirements.txt") == before
+
+
+def test_a_range_no_release_offers_lists_the_releases(project: Project) -> None:
+    project.write("requirements.in", "spacy>=3.8,<3.9\nen_core_web_sm>=3.9,<4\n")
+
+    result = project.run("install", ok=False)
+
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "requirements.in:2: no release of en-core-web-sm is in the range asked for" in (
+        result.stderr
+    )
+    assert "the releases offer en-core-web-sm 3.7.1, 3.8.0" in result.stderr
+    assert "make upgrade" not in result.stderr
 
 
 def test_unknown_package_names_its_line_and_changes_nothing(project: Project) -> None:
