@@ -76,3 +76,30 @@ def test_upgrade_runs_monthly_and_by_hand_and_reuses_one_branch() -> None:
     assert pr["with"]["branch"] == "chore/monthly-upgrade"
     assert pr["with"]["body-path"] == "build/upgrade-report.md"
     assert any(s.get("run") == "make upgrade" for s in steps)
+
+
+def test_ci_runs_once_per_change_with_a_time_limit() -> None:
+    data = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())
+    triggers = data[True]
+
+    assert triggers["push"]["branches"] == ["main"]  # pull requests run once, not twice
+    assert "pull_request" in triggers
+    assert "github.ref" in data["concurrency"]["group"]
+    for workflow in WORKFLOWS:
+        for job in yaml.safe_load(workflow.read_text())["jobs"].values():
+            assert job["timeout-minutes"] <= 60
+            setup = next(s for s in job["steps"] if "setup-python" in s.get("uses", ""))
+            assert setup["with"]["python-version-file"] == ".python-version"
+
+
+def test_the_monthly_chore_repins_the_tools_and_dependabot_the_actions() -> None:
+    data = yaml.safe_load((ROOT / ".github/workflows/upgrade.yml").read_text())
+    steps = data["jobs"]["upgrade"]["steps"]
+    runs = [s.get("run") for s in steps]
+    pr = next(s for s in steps if "create-pull-request" in s.get("uses", ""))
+
+    assert runs.index("make tools-upgrade") < runs.index("make upgrade")
+    assert "requirements-tools.txt" in pr["with"]["add-paths"].split()
+    assert "requirements-dev.txt" in pr["with"]["add-paths"].split()
+    dependabot = yaml.safe_load((ROOT / ".github/dependabot.yml").read_text())
+    assert [u["package-ecosystem"] for u in dependabot["updates"]] == ["github-actions"]
