@@ -134,8 +134,9 @@ $(VENV)/.synced: requirements.txt | $(LINKS) $(TOOLS_VENV)/.installed
 	  "_project_src.pth").write_text(str(pathlib.Path("src").resolve()) + "\n")'
 	touch $@
 
+# requirements-dev.txt is kept in step with requirements.txt here too: commit both together.
 .PHONY: install  ## make or update .venv so it matches requirements.txt exactly
-install: $(VENV)/.synced
+install: $(VENV)/.synced $(if $(wildcard requirements-dev.in),requirements-dev.txt)
 
 .PHONY: sync  ## pip-sync .venv from requirements.txt even if it looks up to date
 sync: | $(TOOLS_VENV)/.installed

@@ -186,7 +186,8 @@ def explain(stderr: str, index: Index, sources: Sequence[Path]) -> CompileFailed
         return CompileFailed(
             f"{where}: no source offers {missing} in the range asked for (looked on "
             "your package indexes, the release links page, build/wheels and FIND_LINKS); check "
-            "the name and the range",
+            "the name and the range, and run `make links` if it was released since the links "
+            "page was made",
             set(),
         )
     if found:

@@ -96,19 +96,21 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     }
 
 
-def publish_model(github: GitHubStandIn, folder: Path, version: str, spacy_range: str) -> None:
-    """Publish en_core_web_sm VERSION as a release: a wheel, an sdist that must never be built,
-    and a checksum file. Like spaCy's real assets, they have no API digest."""
+def publish_model(
+    github: GitHubStandIn, folder: Path, version: str, spacy_range: str, model: str = MODEL
+) -> None:
+    """Publish ``model`` VERSION as a release: a wheel, an sdist that must never be built, and a
+    checksum file. Like spaCy's real assets, they have no API digest."""
     wheel = make_wheel(
-        folder, MODEL, version, [f"spacy{spacy_range}"], payload=b"x" * 4096, code=MODEL_CODE
+        folder, model, version, [f"spacy{spacy_range}"], payload=b"x" * 4096, code=MODEL_CODE
     )
-    sdist = make_marker_sdist(folder, MODEL, version, folder / "RELEASE-SDIST-BUILT")
+    sdist = make_marker_sdist(folder, model, version, folder / "RELEASE-SDIST-BUILT")
     files = {
         wheel.name: wheel.read_bytes(),
         sdist.name: sdist.read_bytes(),
-        f"{MODEL}-{version}.sha256": b"not a package\n",
+        f"{model}-{version}.sha256": b"not a package\n",
     }
-    github.add_release("explosion/spacy-models", f"{MODEL}-{version}", files, digest=False)
+    github.add_release("explosion/spacy-models", f"{model}-{version}", files, digest=False)
 
 
 @contextmanager

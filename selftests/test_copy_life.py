@@ -44,13 +44,26 @@ def git(cwd: Path, *args: str) -> str:
     return result.stdout
 
 
-def test_a_copy_lives_its_whole_life(project: Project, tmp_path: Path) -> None:
-    # The first day: install, verify, and the copy's own first test.
+def test_a_copy_lives_its_whole_life(project: Project, tmp_path: Path, template_copy: Path) -> None:
+    # The first day, with the template's own requirements.in: install, verify, and the copy's
+    # own first test.
+    shutil.copy2(template_copy / "requirements.in", project.path / "requirements.in")
     project.run("install")
     project.run("verify")
     first = project.run("test")
     assert "3 passed" in first.stdout  # two pins installed at their versions, the model loads
     assert project.github.downloads(WHEEL_380) == 1
+
+    # A second model, added as the README says; it was released since the links page was made.
+    publish_model(project.github, tmp_path / "md", "3.8.0", ">=3.8.0,<3.9.0", "en_core_web_md")
+    project.write(
+        "requirements.in", project.read("requirements.in") + "en_core_web_md>=3.8.0,<3.9.0\n"
+    )
+    assert "run `make links` if it was released" in project.run("install", ok=False).stderr
+    project.run("links")
+    project.run("install")
+    project.run("verify")
+    assert "5 passed" in project.run("test").stdout
 
     # The team's own code in src/ and a test of it: importable in .venv, no build, no hash.
     (project.path / "src/pipeline").mkdir(parents=True)
@@ -59,7 +72,7 @@ def test_a_copy_lives_its_whole_life(project: Project, tmp_path: Path) -> None:
         "from pipeline import words\n\n\ndef test_words():\n    assert words('a b') == ['a', 'b']\n"
     )
     project.write("tests/test_pipeline.py", test)
-    assert "4 passed" in project.run("test").stdout
+    assert "6 passed" in project.run("test").stdout
     project.write("tests/test_pipeline.py", "def test_words():\n    assert False\n")
     failing = project.run("test", ok=False)
     assert failing.returncode != 0 and "1 failed" in failing.stdout
@@ -77,7 +90,7 @@ def test_a_copy_lives_its_whole_life(project: Project, tmp_path: Path) -> None:
 
     upgrade = project.run("upgrade")
 
-    assert "4 passed" in upgrade.stdout
+    assert "6 passed" in upgrade.stdout
     body = project.read("build/upgrade-report.md")  # the monthly pull request's description
     page = f"{project.github.url}/explosion/spacy-models/releases/tag/en_core_web_sm-3.8.1"
     assert f"| [en-core-web-sm]({page}) (release) | upgraded | 3.8.0 | 3.8.1 |" in body
@@ -99,7 +112,7 @@ def test_a_copy_lives_its_whole_life(project: Project, tmp_path: Path) -> None:
     assert project.github.downloads(WHEEL_381) == 2  # once, for this machine's build/
     assert (teammate / "build/release-files" / WHEEL_381).is_file()
     assert len(project.github.api_requests()) > requests_before  # the links page (issue 12)
-    assert "4 passed" in clone.run("test").stdout
+    assert "6 passed" in clone.run("test").stdout
     clone.run("verify")
     assert project.github.downloads(WHEEL_381) == 2  # verify and test fetched nothing more
     assert git(teammate, "status", "--porcelain") == ""  # nothing tracked changed
@@ -241,6 +254,17 @@ def test_help_needs_no_column(project: Project, tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stderr
     assert "  install " in result.stdout and "  MODEL_REPOS " in result.stdout
+
+
+def test_distclean_removes_both_environments(project: Project, tmp_path: Path) -> None:
+    tools = tmp_path / "tools-env"  # not the running tools environment, which tests need
+    (tools / "bin").mkdir(parents=True)
+    (project.path / ".venv").mkdir()
+
+    project.run("distclean", f"TOOLS_VENV={tools}")
+
+    assert not tools.exists() and not (project.path / ".venv").exists()
+    assert (project.path / "requirements.in").is_file()
 
 
 def test_check_requirements_works_in_a_fresh_clone(project: Project) -> None:
