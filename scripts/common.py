@@ -130,30 +130,81 @@ class Progress:
         self.shown = done >= self.total
 
 
-def download(session: requests.Session, url: str, target: Path, sha256: str | None = None) -> str:
+class NotFound(UserError):
+    """A download answered 404."""
+
+
+class _NoAuth(requests.auth.AuthBase):
+    """No credentials at all: keeps requests from adding a ~/.netrc entry's (notes row 7)."""
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request
+
+
+def download(
+    session: requests.Session,
+    url: str,
+    target: Path,
+    sha256: str | None = None,
+    size: int | None = None,
+    headers: dict[str, str] | None = None,
+    netrc: bool = True,
+) -> str:
     """Stream ``url`` to ``target`` (a temporary name, renamed when complete); return its sha256.
 
-    Raises UserError (to be prefixed with where and how to fix) on a connection error, an answer
-    other than 200, or a sha256 other than ``sha256``; ``target`` is then left as it was. A large
-    download reports its progress (see ``Progress``).
+    ``headers`` go with the first request only: a redirect (GitHub sends downloads to another
+    host, with a signed URL) is followed without them, so a token never leaves the host it was
+    meant for; with ``netrc=False`` no ~/.netrc credentials are sent either. The answer must be
+    200 and not an HTML page (GitHub's error pages and login pages come with 200, notes row 8),
+    and the body exactly ``size`` bytes and ``sha256`` when they are given. On any failure
+    UserError (NotFound for a 404) is raised, to be prefixed with where and how to fix, and
+    ``target`` is left as it was. A large download reports its progress (see ``Progress``).
     """
+    auth = None if netrc else _NoAuth()
     try:
-        response = session.get(url, stream=True, timeout=60)
+        response = session.get(
+            url, headers=headers, stream=True, timeout=60, allow_redirects=False, auth=auth
+        )
+        for _ in range(5):
+            if not response.is_redirect:
+                break
+            response.close()
+            url = requests.compat.urljoin(url, response.headers["Location"])
+            response = session.get(url, stream=True, timeout=60, allow_redirects=False, auth=auth)
     except requests.RequestException as exc:
-        raise UserError(f"could not download {url}: {exc}") from None
+        raise UserError(f"could not download {mask_url(url)}: {type(exc).__name__}") from None
     with response:
+        if response.status_code == 404:
+            raise NotFound(f"downloading {mask_url(url)} answered HTTP 404")
         if response.status_code != 200:
-            raise UserError(f"downloading {url} answered HTTP {response.status_code}")
-        progress = Progress(target.name, int(response.headers.get("Content-Length") or 0))
+            raise UserError(f"downloading {mask_url(url)} answered HTTP {response.status_code}")
+        if response.headers.get("Content-Type", "").lower().startswith("text/html"):
+            raise UserError(
+                f"downloading {target.name} answered an HTML page, not the file (an error or "
+                "login page)"
+            )
+        progress = Progress(target.name, size or int(response.headers.get("Content-Length") or 0))
         digest, done = hashlib.sha256(), 0
-        with atomic_writer(target, "wb") as handle:
-            for block in response.iter_content(1 << 20):
-                handle.write(block)
-                digest.update(block)
-                done += len(block)
-                progress.update(done)
-            if sha256 and digest.hexdigest() != sha256:
-                raise UserError(f"{target.name} has sha256 {digest.hexdigest()}, not {sha256}")
+        try:
+            with atomic_writer(target, "wb") as handle:
+                for block in response.iter_content(1 << 20):
+                    done += len(block)
+                    if size is not None and done > size:
+                        break
+                    handle.write(block)
+                    digest.update(block)
+                    progress.update(done)
+                if size is not None and done != size:
+                    raise UserError(
+                        f"{target.name}: the download gave {'more than ' if done > size else ''}"
+                        f"{done} bytes where GitHub lists {size}"
+                    )
+                if sha256 and digest.hexdigest() != sha256:
+                    raise UserError(f"{target.name} has sha256 {digest.hexdigest()}, not {sha256}")
+        except requests.RequestException as exc:
+            raise UserError(
+                f"the download of {target.name} broke off after {done} bytes ({type(exc).__name__})"
+            ) from None
     return digest.hexdigest()
 
 

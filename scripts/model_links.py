@@ -25,14 +25,15 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import requests
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import (
     InvalidName,
     InvalidSdistFilename,
@@ -41,7 +42,7 @@ from packaging.utils import (
     parse_sdist_filename,
     parse_wheel_filename,
 )
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from common import (
     UserError,
@@ -49,6 +50,7 @@ from common import (
     error,
     http_session,
     mask_url,
+    read_requirement_lines,
     read_sha256sums,
 )
 
@@ -66,6 +68,14 @@ REPO_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}
 SAFE_FILENAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+!-]*")
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 LINK = re.compile(r'<([^>]*)>\s*;\s*rel="([^"]*)"')
+# A release tag NAME-VERSION, as explosion/spacy-models names them (en_core_web_sm-3.8.0).
+TAG = re.compile(r"(?P<name>[A-Za-z0-9][A-Za-z0-9._]*?)-(?P<version>[0-9][A-Za-z0-9.!+_-]*)")
+# What a compile reads: its requirements name the releases to look up past the listing's cap.
+REQUIREMENT_FILES = (
+    Path("requirements.in"),
+    Path("requirements-model.in"),
+    Path("requirements.txt"),
+)
 
 EXAMPLES = """\
 examples:
@@ -98,6 +108,29 @@ class Asset:
     tag: str
     prerelease: bool
     page: str = ""  # the release's page on GitHub (html_url), for people
+    size: int = 0  # bytes, as the API gives them: a download of another size is refused
+    api_url: str = ""  # the asset's API URL: a private repository's files come from there
+
+
+@dataclass(frozen=True)
+class Repo:
+    """A repository whose releases are linked, with the API that serves it and its token."""
+
+    name: str  # OWNER/NAME
+    api_url: str  # https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise
+    token_variable: str  # GITHUB_TOKEN for GITHUB_API_URL's host; GITHUB_TOKEN_<HOST> elsewhere
+
+    @property
+    def token(self) -> str | None:
+        """The token for this repository's API (never sent to any other host), or None."""
+        return os.environ.get(self.token_variable, "").strip() or None
+
+    @property
+    def label(self) -> str:
+        """How messages name it: OWNER/NAME, with the host when it is not the default API."""
+        if self.token_variable == "GITHUB_TOKEN":
+            return self.name
+        return f"{urlsplit(self.api_url).netloc}/{self.name}"
 
 
 @dataclass
@@ -107,6 +140,57 @@ class RepoStats:
     releases: int = 0
     linked: int = 0
     unsafe: int = 0
+    unfinished: int = 0  # assets whose upload failed or is under way, or empty
+    capped: bool = False  # the listing stopped at GitHub's cap (older releases not listed)
+    by_tag: int = 0  # older releases looked up by tag because a requirement names them
+
+
+def parse_repo(entry: str, default_api: str) -> Repo:
+    """An entry of MODEL_REPOS: OWNER/NAME on GITHUB_API_URL, or HOST/OWNER/NAME (or the
+    repository's URL, https://HOST/OWNER/NAME) on that host: api.github.com for github.com,
+    https://HOST/api/v3 for GitHub Enterprise Server."""
+    scheme, _, rest = entry.rpartition("://")
+    parts = rest.strip("/").split("/")
+    if (
+        scheme not in ("", "https", "http")
+        or len(parts) not in (2, 3)
+        or (scheme and len(parts) != 3)
+    ):
+        raise UserError(
+            f"{entry!r} in MODEL_REPOS is not a repository: use OWNER/NAME, HOST/OWNER/NAME "
+            "or https://HOST/OWNER/NAME"
+        )
+    name = "/".join(parts[-2:])
+    if not REPO_NAME.fullmatch(name) or name.endswith(("/.", "/..")):
+        raise UserError(f"{entry!r} in MODEL_REPOS is not a repository name: use OWNER/NAME")
+    if len(parts) == 2:
+        return Repo(name, default_api, "GITHUB_TOKEN")
+    host = parts[0].lower()
+    if not re.fullmatch(r"[a-z0-9-]+(?:\.[a-z0-9-]+)+(?::\d+)?|[a-z0-9.-]+:\d+", host):
+        raise UserError(
+            f"{entry!r} in MODEL_REPOS: {host!r} is not a host name (ghe.example.com): use "
+            "OWNER/NAME, HOST/OWNER/NAME or https://HOST/OWNER/NAME"
+        )
+    scheme = scheme or "https"
+    api = "https://api.github.com" if host == "github.com" else f"{scheme}://{host}/api/v3"
+    if api == default_api:
+        return Repo(name, api, "GITHUB_TOKEN")
+    return Repo(name, api, "GITHUB_TOKEN_" + re.sub(r"[^A-Z0-9]", "_", host.upper()))
+
+
+def configured_repos(entries: Sequence[str] | None = None) -> list[Repo]:
+    """The repositories of ``entries`` (default: MODEL_REPOS, else explosion/spacy-models)."""
+    entries = entries or os.environ.get("MODEL_REPOS", "").split() or list(DEFAULT_REPOS)
+    return [parse_repo(entry, api_url_setting()) for entry in entries]
+
+
+def token_for(url: str) -> tuple[str, str] | None:
+    """(variable, token) for a request to ``url`` when it is on the API of a configured
+    repository whose token is set, else None: a token goes to its own API and nowhere else."""
+    for repo in configured_repos():
+        if url.startswith(repo.api_url + "/") and repo.token:
+            return repo.token_variable, repo.token
+    return None
 
 
 def parse_asset_name(filename: str) -> tuple[str, str] | None:
@@ -136,10 +220,15 @@ def sorted_assets(assets: list[Asset]) -> list[Asset]:
 
 
 def release_assets(
-    releases: list[dict[str, Any]], repo: str, pre: bool
+    releases: list[dict[str, Any]], repo: str, pre: bool, stats: RepoStats | None = None
 ) -> tuple[list[Asset], RepoStats]:
-    """Pick the installable assets of the published releases (prereleases only with ``pre``)."""
-    stats = RepoStats()
+    """Pick the installable assets of the published releases (prereleases only with ``pre``).
+
+    An asset is left out when its name is not a safe wheel or sdist name, when its download URL
+    names another file, or when its upload is not finished (``state`` other than ``uploaded``,
+    or a size of 0: GitHub lists failed and running uploads too).
+    """
+    stats = stats or RepoStats()
     assets: list[Asset] = []
     seen: set[object] = set()
     for release in releases:
@@ -154,9 +243,19 @@ def release_assets(
             if not name.endswith(INSTALLABLE):
                 continue  # checksums, notes, ...
             parsed = parse_asset_name(name)
-            if parsed is None or urlsplit(url).scheme not in ("https", "http"):
+            parts = urlsplit(url)
+            if (
+                parsed is None
+                or parts.scheme not in ("https", "http")
+                or unquote(parts.path).rsplit("/", 1)[-1] != name
+            ):
                 stats.unsafe += 1
                 continue
+            size = item.get("size")
+            if item.get("state") != "uploaded" or not isinstance(size, int) or size <= 0:
+                stats.unfinished += 1
+                continue
+            api_url = str(item.get("url") or "")
             digest = str(item.get("digest") or "")
             sha256 = digest[7:] if digest.startswith("sha256:") else None
             if sha256 is not None and not SHA256_HEX.fullmatch(sha256):
@@ -164,7 +263,9 @@ def release_assets(
             tag, prerelease = str(release.get("tag_name", "")), bool(release.get("prerelease"))
             page = str(release.get("html_url") or "")
             page = page if urlsplit(page).scheme in ("https", "http") else ""
-            assets.append(Asset(*parsed, name, url, sha256, repo, tag, prerelease, page))
+            assets.append(
+                Asset(*parsed, name, url, sha256, repo, tag, prerelease, page, size, api_url)
+            )
     stats.linked = len(assets)
     return assets, stats
 
@@ -178,6 +279,7 @@ class GitHubAPI:
         token: str | None,
         cache_dir: Path,
         *,
+        token_variable: str = "GITHUB_TOKEN",
         offline: bool = False,
         save_cache: bool = True,
         max_wait: float = 60.0,
@@ -185,6 +287,7 @@ class GitHubAPI:
     ) -> None:
         self.api_url = api_url
         self.token_set = bool(token)
+        self.token_variable = token_variable
         self.cache_dir = cache_dir
         self.offline = offline
         self.save_cache = save_cache
@@ -195,13 +298,19 @@ class GitHubAPI:
             adapter.max_retries = adapter.max_retries.new(respect_retry_after_header=False)
         self.session.headers.update(API_HEADERS)
         if token:
-            self.session.headers["Authorization"] = f"Bearer {token}"
+            # As the session's auth, not a header: requests would let a ~/.netrc entry for the
+            # API host replace a header (notes row 7), and drops it on a redirect to another host.
+            self.session.auth = BearerAuth(token)
         self.requests = 0
         self.not_modified = 0
         self._lock = threading.Lock()
 
-    def get(self, url: str, repo: str) -> tuple[Any, dict[str, str]]:
-        """Return (JSON body, {rel: url} from the Link header) of ``url``, using the cache."""
+    def get(self, url: str, repo: str, missing_ok: bool = False) -> tuple[Any, dict[str, str]]:
+        """Return (JSON body, {rel: url} from the Link header) of ``url``, using the cache.
+
+        With ``missing_ok``, a 404 (no release for a tag) and GitHub's 422 past the listing's
+        cap answer (None, {}) instead of an error.
+        """
         cache_file = self.cache_dir / f"{hashlib.sha256(url.encode()).hexdigest()}.json"
         try:
             cached = json.loads(cache_file.read_text())
@@ -222,6 +331,8 @@ class GitHubAPI:
             with self._lock:
                 self.not_modified += 1
             return cached["body"], cached["links"]
+        if missing_ok and (response.status_code == 404 or _past_the_cap(response)):
+            return None, {}
         if response.status_code != 200:
             raise UserError(self._explain(response, url, repo))
         try:
@@ -259,16 +370,21 @@ class GitHubAPI:
         remaining = response.headers.get("X-RateLimit-Remaining")
         if status == 401 and self.token_set:
             return (
-                f"GitHub rejected the token in GITHUB_TOKEN (401 at {where}): it is wrong, "
-                "expired or revoked; set a valid one, or unset GITHUB_TOKEN for public repositories"
+                f"GitHub rejected the token in {self.token_variable} (401 at {where}): it is "
+                f"wrong, expired or revoked; set a valid one, or unset {self.token_variable} for "
+                "public repositories"
             )
         if status == 401:
-            return f"GitHub asks for authentication (401 at {where}): set GITHUB_TOKEN"
+            return f"GitHub asks for authentication (401 at {where}): set {self.token_variable}"
         if status in (403, 429) and remaining == "0":
             return (
                 f"GitHub API rate limit exhausted ({status} at {where}); it resets at "
                 f"{_utc(response.headers.get('X-RateLimit-Reset'))}. "
-                + ("Wait until then." if self.token_set else "Set GITHUB_TOKEN for a higher limit.")
+                + (
+                    "Wait until then."
+                    if self.token_set
+                    else f"Set {self.token_variable} for a higher limit."
+                )
             )
         if status in (403, 429) and _retry_after(response) is not None:
             return (
@@ -280,7 +396,7 @@ class GitHubAPI:
         if status == 404:
             return (
                 f"repository {repo} not found ({where}): check --repo or MODEL_REPOS; "
-                "if it is private, set GITHUB_TOKEN to a token that can read it"
+                f"if it is private, set {self.token_variable} to a token that can read it"
             )
         if status >= 500:
             return (
@@ -288,6 +404,22 @@ class GitHubAPI:
                 "it may be down (see https://www.githubstatus.com); try again later"
             )
         return f"GitHub answered {status} {response.reason} at {where}: {_api_message(response)}"
+
+
+class BearerAuth(requests.auth.AuthBase):
+    """``Authorization: Bearer <token>`` on each request the session sends itself."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        return request
+
+
+def _past_the_cap(response: requests.Response) -> bool:
+    """GitHub's answer for a listing page past the first 1,000 results (notes row 1)."""
+    return response.status_code == 422 and "Only the first" in _api_message(response)
 
 
 def _retry_after(response: requests.Response) -> float | None:
@@ -334,31 +466,88 @@ def _with_page(url: str, page: int) -> str:
     return parts._replace(query=urlencode(query)).geturl()
 
 
-def fetch_releases(api: GitHubAPI, repo: str, jobs: int = 4) -> list[dict[str, Any]]:
-    """Every release of ``repo``, newest first, following the Link headers to the last page.
+def fetch_releases(api: GitHubAPI, repo: str, jobs: int = 4) -> tuple[list[dict[str, Any]], bool]:
+    """Every release of ``repo`` the listing gives, newest first, and whether it was capped.
 
+    The pages follow the Link headers to the last one. GitHub gives only the first 1,000
+    results and answers 422 past them (notes row 1): the listing then stops there, capped.
     When the first page names the last one, pages 2..last are fetched ``jobs`` at a time; the
     result is the same as following rel="next" one page after another (``jobs=1``).
     """
     body, links = api.get(f"{api.api_url}/repos/{repo}/releases?per_page={PER_PAGE}", repo)
     pages = [body]
+    capped = False
     last = links.get("last", "")
     page_count = dict(parse_qsl(urlsplit(last).query)).get("page", "")
     if jobs > 1 and "next" in links and page_count.isdigit():
         urls = [_with_page(last, page) for page in range(2, min(int(page_count), MAX_PAGES) + 1)]
         if urls and urls[0] == links["next"] and all(map(_inside(api), urls)):
             with ThreadPoolExecutor(max_workers=jobs) as pool:
-                results = list(pool.map(lambda url: api.get(url, repo), urls))
-            pages += [page for page, _ in results]
-            links = results[-1][1]
+                results = list(pool.map(lambda url: api.get(url, repo, missing_ok=True), urls))
+            for page, page_links in results:
+                if page is None:
+                    capped, links = True, {}
+                    break
+                pages.append(page)
+                links = page_links
     while "next" in links:  # one page after another; also catches releases published meanwhile
         if len(pages) >= MAX_PAGES or not _inside(api)(links["next"]):
             raise UserError(f"unexpected pagination from {api.api_url} for {repo}: try again later")
-        body, links = api.get(links["next"], repo)
+        body, links = api.get(links["next"], repo, missing_ok=True)
+        if body is None:
+            capped = True
+            break
         pages.append(body)
     if not all(isinstance(page, list) for page in pages):
         raise UserError(f"{api.api_url} did not answer a list of releases for {repo}")
-    return [release for page in pages for release in page if isinstance(release, dict)]
+    releases = [release for page in pages for release in page if isinstance(release, dict)]
+    return releases, capped
+
+
+def wanted_requirements(paths: Sequence[Path]) -> dict[str, SpecifierSet]:
+    """{canonical name: specifier} of what the requirement files name (pins included)."""
+    wanted: dict[str, SpecifierSet] = {}
+    for path in paths:
+        for line in read_requirement_lines(path) if path.is_file() else []:
+            try:
+                req = None if line.is_option else Requirement(line.text)
+            except InvalidRequirement:
+                continue  # the compile reports a garbled line with its own words
+            if req is not None:
+                name = canonicalize_name(req.name)
+                wanted[name] = wanted.get(name, SpecifierSet()) & req.specifier
+    return wanted
+
+
+def releases_by_tag(
+    api: GitHubAPI, repo: str, listed: list[dict[str, Any]], wanted: dict[str, SpecifierSet]
+) -> list[dict[str, Any]]:
+    """The releases older than the capped listing that a requirement asks for, looked up by tag.
+
+    One request lists every tag (``git/matching-refs/tags/``, not paginated); a tag not listed
+    whose ``NAME-VERSION`` matches a requirement is read with ``releases/tags/TAG``. Both are
+    cached with their ETags like the listing, so a repeat costs only 304s.
+    """
+    base = f"{api.api_url}/repos/{repo}"
+    refs, _ = api.get(f"{base}/git/matching-refs/tags/", repo, missing_ok=True)
+    if not isinstance(refs, list):
+        return []
+    seen = {str(release.get("tag_name")) for release in listed}
+    found = []
+    for ref in refs:
+        tag = str(ref.get("ref", "") if isinstance(ref, dict) else "").removeprefix("refs/tags/")
+        match = TAG.fullmatch(tag)
+        if tag in seen or match is None:
+            continue
+        try:
+            name, version = canonicalize_name(match["name"]), Version(match["version"])
+        except InvalidVersion:
+            continue
+        if name in wanted and wanted[name].contains(version, prereleases=True):
+            release, _ = api.get(f"{base}/releases/tags/{quote(tag, safe='')}", repo, True)
+            if isinstance(release, dict):
+                found.append(release)
+    return found
 
 
 def _inside(api: GitHubAPI) -> Callable[[str], bool]:
@@ -421,7 +610,7 @@ def _seconds(name: str, default: float) -> float:
     return seconds
 
 
-def _api_url() -> str:
+def api_url_setting() -> str:
     """GITHUB_API_URL (or the default), checked: http(s) and no credentials in it."""
     url = (os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
     parts = urlsplit(url)
@@ -467,10 +656,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def link_repo(api: GitHubAPI, repo: str, args: argparse.Namespace) -> list[Asset]:
+def link_repo(
+    api: GitHubAPI, repo: Repo, args: argparse.Namespace, wanted: dict[str, SpecifierSet]
+) -> list[Asset]:
     """The assets to link from ``repo``; prints its summary line unless ``--quiet``."""
     requests_before, cached_before = api.requests, api.not_modified
-    assets, stats = release_assets(fetch_releases(api, repo, max(args.jobs, 1)), repo, args.pre)
+    listed, capped = fetch_releases(api, repo.name, max(args.jobs, 1))
+    older = releases_by_tag(api, repo.name, listed, wanted) if capped else []
+    stats = RepoStats(capped=capped, by_tag=len(older))
+    assets, stats = release_assets(listed + older, repo.label, args.pre, stats)
     if args.offline:
         traffic = "offline: read from the cache"
     else:
@@ -479,31 +673,46 @@ def link_repo(api: GitHubAPI, repo: str, args: argparse.Namespace) -> list[Asset
             f"{api.not_modified - cached_before} served from cache (304)"
         )
     if not args.quiet:
+        skipped = f", {stats.unfinished} unfinished uploads skipped" if stats.unfinished else ""
         print(
-            f"{repo}: {stats.releases} releases read, {stats.linked} assets linked, "
-            f"{stats.unsafe} unsafe names skipped; {traffic}"
+            f"{repo.label}: {stats.releases} releases read, {stats.linked} assets linked, "
+            f"{stats.unsafe} unsafe names skipped{skipped}; {traffic}"
         )
+        if capped:
+            print(
+                f"{repo.label}: GitHub lists only the newest {len(listed)} releases; older ones "
+                f"are looked up by tag when requirements.in names them ({stats.by_tag} found)"
+            )
     return assets
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        repos = args.repo or os.environ.get("MODEL_REPOS", "").split() or list(DEFAULT_REPOS)
+        repos = configured_repos(args.repo)
+        wanted = wanted_requirements(REQUIREMENT_FILES)
+        apis: dict[tuple[str, str], GitHubAPI] = {}
         for repo in repos:
-            if not REPO_NAME.fullmatch(repo) or repo.endswith(("/.", "/..")):
-                raise UserError(f"{repo!r} is not a repository name: use OWNER/NAME")
-        api = GitHubAPI(
-            _api_url(),
-            os.environ.get("GITHUB_TOKEN", "").strip() or None,
-            args.cache_dir,
-            offline=args.offline,
-            save_cache=not args.dry_run,
-            max_wait=_seconds("MODEL_LINKS_MAX_WAIT", 60.0),
-            backoff=_seconds("MODEL_LINKS_BACKOFF", 0.5),
-        )
-        with closing(api.session):
-            assets = [asset for repo in repos for asset in link_repo(api, repo, args)]
+            if (repo.api_url, repo.token_variable) not in apis:
+                apis[repo.api_url, repo.token_variable] = GitHubAPI(
+                    repo.api_url,
+                    repo.token,
+                    args.cache_dir,
+                    token_variable=repo.token_variable,
+                    offline=args.offline,
+                    save_cache=not args.dry_run,
+                    max_wait=_seconds("MODEL_LINKS_MAX_WAIT", 60.0),
+                    backoff=_seconds("MODEL_LINKS_BACKOFF", 0.5),
+                )
+        try:
+            assets = [
+                asset
+                for repo in repos
+                for asset in link_repo(apis[repo.api_url, repo.token_variable], repo, args, wanted)
+            ]
+        finally:
+            for api in apis.values():
+                api.session.close()
         if not args.dry_run:
             write_manifest(args.manifest, assets)
             write_links_page(assets, args.output, args.files_dir)  # last: the page pip reads

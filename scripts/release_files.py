@@ -25,7 +25,7 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
 import common
-from model_links import Asset, read_manifest, write_links_page
+from model_links import Asset, read_manifest, token_for, write_links_page
 
 MANIFEST = Path("build/model-assets.json")
 FILES_DIR = Path("build/release-files")
@@ -107,14 +107,32 @@ def wanted_pinned(path: Path, assets: list[Asset]) -> list[Asset]:
 
 
 def download(asset: Asset, files_dir: Path, session: common.requests.Session) -> str:
-    """Download one asset into ``files_dir``, checked against the API's digest; its sha256."""
+    """Download one asset into ``files_dir``, checked (status, not HTML, the API's size and
+    digest); return its sha256.
+
+    A public asset comes from its download URL, with no token. Where that answers 404 and a
+    token for the asset's API is set (a private repository: notes row 6), it comes from the
+    asset's API URL with ``Accept: application/octet-stream`` and the token, which goes to the
+    API alone: the redirect to the storage host is followed without it.
+    """
+    target, size = files_dir / asset.filename, asset.size or None
     try:
-        return common.download(session, asset.url, files_dir / asset.filename, asset.sha256)
+        try:
+            return common.download(session, asset.url, target, asset.sha256, size, netrc=False)
+        except common.NotFound:
+            token = token_for(asset.api_url) if asset.api_url else None
+            if token is None:
+                raise common.UserError(
+                    f"{common.mask_url(asset.url)} answered 404: if {asset.repo} is private, "
+                    "set the token that can read it (GITHUB_TOKEN for GITHUB_API_URL's host)"
+                ) from None
+            headers = {"Authorization": f"Bearer {token[1]}", "Accept": "application/octet-stream"}
+            return common.download(session, asset.api_url, target, asset.sha256, size, headers)
     except common.UserError as exc:
         raise common.UserError(
-            f"release file of {asset.repo} {asset.tag}: {exc}; run `make links` to refresh the "
-            f"links page and try again (if a hash differs again, tell the maintainers of "
-            f"{asset.repo})"
+            f"release file of {asset.repo} {asset.tag}: {exc}; nothing was kept. Run the same "
+            f"command again later; if it fails again, run `make links` to refresh the links "
+            f"page (and if a hash differs again, tell the maintainers of {asset.repo})"
         ) from None
 
 
