@@ -23,8 +23,10 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import hmac
 import json
 import re
+import secrets
 import tempfile
 import threading
 import time
@@ -35,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from packaging.version import Version
@@ -49,6 +51,12 @@ SPACY_RELEASES_TSV = Path(__file__).resolve().parents[2] / "shared/data/spacy-mo
 DOCS = "https://docs.github.com/rest"
 RELEASES = re.compile(r"/api/(?:repos/([^/]+/[^/]+)|repositories/(\d+))/releases")
 EPOCH = datetime(2020, 1, 1, tzinfo=UTC)  # published_at of release n is EPOCH + n hours
+# api.github.com, github.com and the storage host of the signed download URLs each have their
+# own address, so a test can see which host got a token: requests drops Authorization when a
+# redirect changes host (notes row 7: requests sessions.py should_strip_auth). Binding
+# 127.0.0.2 and 127.0.0.3 works on Linux, where all of 127/8 is loopback; where it does not
+# (macOS has only 127.0.0.1 by default), run_standin() falls back to 127.0.0.1 with a port each.
+HOSTS = {"api": "127.0.0.1", "web": "127.0.0.2", "storage": "127.0.0.3"}
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,16 @@ class Request:
     path: str
     query: dict[str, str]
     headers: dict[str, str]
+    host: str = "api"  # which host got it: "api", "web" (github.com) or "storage"
+
+
+class Answer(NamedTuple):
+    """What the stand-in answers: the handler only moves these bytes."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    cut_at: int | None = None  # send only this many bytes of ``body``, then close the connection
 
 
 @dataclass
@@ -68,6 +86,7 @@ class StoredAsset:
     data: bytes
     digest: bool
     content_type: str = "application/octet-stream"
+    download_count: int = 0  # GETs answered with its bytes (whole or cut short)
 
 
 @dataclass
@@ -100,7 +119,10 @@ class GitHubStandIn:
     """The stand-in's state and knobs. Made and served by ``run_standin()``."""
 
     def __init__(self) -> None:
-        self.url = ""  # http://127.0.0.1:PORT, set by run_standin()
+        self.url = ""  # github.com: http://127.0.0.2:PORT, set by run_standin()
+        self.api_root = ""  # api.github.com: http://127.0.0.1:PORT; see api_url
+        self.storage_url = ""  # the signed URLs' host: http://127.0.0.3:PORT
+        self.signed_url_ttl = 300  # seconds a signed download URL is valid; < 0: born expired
         self.token: str | None = None  # when set, API requests need "Authorization: Bearer <it>"
         self.rate_limit = 5000  # GitHub gives 60 an hour without a token, 5000 with one
         self.rate_remaining = 5000  # set to 0 to get GitHub's "rate limit exceeded" 403
@@ -112,12 +134,13 @@ class GitHubStandIn:
         self._assets: dict[int, StoredAsset] = {}
         self._failures: list[Failure] = []
         self._next_id = 1000
+        self._secret = secrets.token_bytes(16)  # signs the download URLs
         self._lock = threading.RLock()
 
     @property
     def api_url(self) -> str:
-        """The value for GITHUB_API_URL."""
-        return f"{self.url}/api"
+        """The value for GITHUB_API_URL (under /api/, like GitHub Enterprise's /api/v3)."""
+        return f"{self.api_root}/api"
 
     # --- populating -------------------------------------------------------------------------
 
@@ -166,7 +189,8 @@ class GitHubStandIn:
             raise KeyError(f"{repo} {tag} has no asset {name}")
 
     def make_private(self, repo: str) -> None:
-        """Answer 404 for ``repo`` to requests without a token, as GitHub does for private ones."""
+        """Answer 404 for ``repo`` to API requests without a token, as GitHub does for private
+        ones, and to every request for its ``browser_download_url``s (notes row 6)."""
         with self._lock:
             self._repo(repo, create=True).private = True
 
@@ -245,7 +269,7 @@ class GitHubStandIn:
     # --- the request log --------------------------------------------------------------------
 
     def api_requests(self, repo: str | None = None) -> list[Request]:
-        """The API requests received, all or only those for ``repo`` (either URL form)."""
+        """The API host's requests, all or only those for ``repo`` (either URL form)."""
         with self._lock:
             prefixes = ["/api/"]
             if repo is not None:
@@ -256,14 +280,14 @@ class GitHubStandIn:
             return [
                 r
                 for r in self.requests
-                if any((r.path.lower() + "/").startswith(p) for p in prefixes)
+                if r.host == "api" and any((r.path.lower() + "/").startswith(p) for p in prefixes)
             ]
 
     def downloads(self, filename: str) -> int:
-        """How many times the bytes of an asset named ``filename`` were downloaded."""
+        """How many GETs the storage host answered with the bytes of an asset named ``filename``
+        (whole or cut short by ``truncate``; any upload of that name, replaced ones too)."""
         with self._lock:
-            ids = {f"/objects/{i}" for i, asset in self._assets.items() if asset.name == filename}
-            return sum(1 for r in self.requests if r.method == "GET" and r.path in ids)
+            return sum(a.download_count for a in self._assets.values() if a.name == filename)
 
     # --- internals --------------------------------------------------------------------------
 
@@ -337,33 +361,69 @@ class GitHubStandIn:
             "X-RateLimit-Resource": "core",
         }
 
-    def answer(self, request: Request) -> tuple[int, dict[str, str], bytes]:
-        """(status, headers, body) for ``request``; the handler only moves bytes."""
+    def answer(self, request: Request) -> Answer:
+        """The answer to ``request``, by the host it came to; the handler only moves bytes."""
         with self._lock:
             self.requests.append(request)
             for failure in self._failures:
                 if failure.times > 0 and request.path.startswith(failure.path):
                     failure.times -= 1
                     headers = {**self._rate_headers(), **failure.headers}
-                    return failure.status, {**_JSON, **headers}, failure.body
-            if request.path.startswith("/api/"):
+                    return Answer(failure.status, {**_JSON, **headers}, failure.body)
+            if request.host == "api":
                 return self._answer_api(request)
-            if match := re.fullmatch(r"/objects/(\d+)", request.path):
-                asset = self._assets.get(int(match[1]))
-                if asset is not None:
-                    return 200, {"Content-Type": asset.content_type}, asset.data
-            parts = [unquote(part) for part in request.path.split("/")]
-            if len(parts) == 7 and parts[3:5] == ["releases", "download"]:
-                for asset in self._download(f"{parts[1]}/{parts[2]}", parts[5], parts[6]):
-                    return 302, {"Location": f"{self.url}/objects/{asset.id}"}, b""
-            return 404, {"Content-Type": "text/plain"}, b"Not Found"
+            if request.host == "storage":
+                return self._answer_storage(request)
+            return self._answer_web(request)
 
-    def _download(self, repo: str, tag: str, name: str) -> list[StoredAsset]:
-        stored = self._repos.get(repo.lower())
-        releases = [r for r in stored.releases if r.tag == tag] if stored else []
+    def _signed_url(self, asset: StoredAsset) -> str:
+        """A short-lived signed URL of ``asset``'s bytes on the storage host (notes row 5:
+        release-assets.githubusercontent.com; different-ai/openwork#3131)."""
+        expires = int(time.time()) + self.signed_url_ttl
+        signature = self._sign(asset.id, expires)
+        return f"{self.storage_url}/objects/{asset.id}?sig={signature}&exp={expires}"
+
+    def _sign(self, asset_id: int, expires: int) -> str:
+        message = f"{asset_id}:{expires}".encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+    def _answer_web(self, request: Request) -> Answer:
+        """github.com: ``browser_download_url`` answers 302 to a signed storage URL."""
+        parts = [unquote(part) for part in request.path.split("/")]
+        if len(parts) == 7 and parts[3:5] == ["releases", "download"]:
+            stored = self._repos.get(f"{parts[1]}/{parts[2]}".lower())
+            # A private repository's browser_download_url answers 404 to API tokens, and so
+            # to anything a script sends (notes row 6: xaf/omni#907, github3.py#1022).
+            if stored is not None and not stored.private:
+                for asset in self._download(stored, parts[5], parts[6]):
+                    # 302 to a signed URL on another host (notes row 5: packit/ai-workflows#634)
+                    return Answer(302, {"Location": self._signed_url(asset)}, b"")
+        return Answer(404, {"Content-Type": "text/plain"}, b"Not Found")
+
+    def _answer_storage(self, request: Request) -> Answer:
+        """The storage host: the bytes of a signed, unexpired URL sent without Authorization."""
+        match = re.fullmatch(r"/objects/(\d+)", request.path)
+        asset = self._assets.get(int(match[1])) if match else None
+        if asset is None:
+            return Answer(404, {"Content-Type": "text/plain"}, b"Not Found")
+        if "authorization" in request.headers:
+            # The signed URL is the credential; a header too is refused (notes row 6:
+            # octokit/rest.js#6, "Only one auth mechanism allowed").
+            return Answer(400, {"Content-Type": "text/plain"}, b"Only one auth mechanism allowed")
+        expires = request.query.get("exp", "")
+        signature = self._sign(asset.id, int(expires)) if expires.isdigit() else ""
+        if not signature or not hmac.compare_digest(request.query.get("sig", ""), signature):
+            return Answer(403, {"Content-Type": "text/plain"}, b"Signature does not match")
+        if int(expires) < time.time():  # short-lived (notes row 5)
+            return Answer(403, {"Content-Type": "text/plain"}, b"Request has expired")
+        asset.download_count += 1
+        return Answer(200, {"Content-Type": asset.content_type}, asset.data)
+
+    def _download(self, stored: StoredRepo, tag: str, name: str) -> list[StoredAsset]:
+        releases = [r for r in stored.releases if r.tag == tag]
         return [a for r in releases for a in r.assets if a.name == name]
 
-    def _answer_api(self, request: Request) -> tuple[int, dict[str, str], bytes]:
+    def _answer_api(self, request: Request) -> Answer:
         auth = request.headers.get("authorization", "")
         authenticated = auth.startswith(("Bearer ", "token ")) and (
             self.token is None or auth.split(" ", 1)[1] == self.token
@@ -400,17 +460,17 @@ class GitHubStandIn:
         wanted = request.headers.get("if-none-match", "")
         if any(tag.strip().removeprefix("W/") in (etag[2:], "*") for tag in wanted.split(",")):
             # No Link header on a 304: a client must keep the one it cached with the body.
-            return 304, {"ETag": etag, **self._rate_headers()}, b""
+            return Answer(304, {"ETag": etag, **self._rate_headers()}, b"")
         return self._json(200, body, headers)
 
     def _json(
         self, status: int, body: dict[str, Any] | bytes, headers: dict[str, str] | None = None
-    ) -> tuple[int, dict[str, str], bytes]:
+    ) -> Answer:
         """An API answer; every one but a 304 counts against the rate limit."""
         if isinstance(body, dict):
             body = json.dumps({**body, "status": str(status)}).encode()
         self.rate_remaining = max(self.rate_remaining - 1, 0)
-        return status, {**_JSON, **(headers or {}), **self._rate_headers()}, body
+        return Answer(status, {**_JSON, **(headers or {}), **self._rate_headers()}, body)
 
 
 _JSON = {
@@ -445,6 +505,7 @@ def _wheel_bytes(package: str, version: str, requires: tuple[str, ...]) -> bytes
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like GitHub
     standin: GitHubStandIn
+    host: str  # "api", "web" or "storage"
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
@@ -453,44 +514,69 @@ class _Handler(BaseHTTPRequestHandler):
             parts.path,
             dict(parse_qsl(parts.query)),
             {name.lower(): value for name, value in self.headers.items()},
+            self.host,
         )
-        if self.standin.latency and parts.path.startswith("/api/"):
+        if self.standin.latency and self.host == "api":
             time.sleep(self.standin.latency)
         try:
-            status, headers, body = self.standin.answer(request)
+            answer = self.standin.answer(request)
         except Exception:
             self.standin.errors.append(traceback.format_exc())
-            status, headers, body = 500, {}, b"stand-in error"
-        self.send_response(status)
-        for name, value in headers.items():
+            answer = Answer(500, {}, b"stand-in error")
+        self.send_response(answer.status)
+        for name, value in answer.headers.items():
             self.send_header(name, value)
-        if status != 304:
-            self.send_header("Content-Length", str(len(body)))
+        if answer.status != 304:
+            self.send_header("Content-Length", str(len(answer.body)))
         self.end_headers()
-        if status != 304:
-            self.wfile.write(body)
+        if answer.status == 304:
+            return
+        self.wfile.write(answer.body[: answer.cut_at])
+        if answer.cut_at is not None:  # the connection drops before Content-Length bytes
+            self.wfile.flush()
+            self.close_connection = True
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the request log is ``standin.requests``."""
 
 
+def _server(host: str, standin: GitHubStandIn) -> ThreadingHTTPServer:
+    """A server for ``host`` on its loopback address (see HOSTS), or on 127.0.0.1."""
+    handler = type("Handler", (_Handler,), {"standin": standin, "host": host})
+    try:
+        server = ThreadingHTTPServer((HOSTS[host], 0), handler)
+    except OSError:  # no 127.0.0.2/3 here: a port of its own on 127.0.0.1 still changes host
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    return server
+
+
 @contextmanager
 def run_standin() -> Iterator[GitHubStandIn]:
-    """Serve a fresh ``GitHubStandIn`` on 127.0.0.1 (a free port) for the ``with`` block."""
+    """Serve a fresh ``GitHubStandIn`` for the ``with`` block: its API, github.com and storage
+    hosts each on a free port of their own loopback address (see HOSTS)."""
     standin = GitHubStandIn()
-    handler = type("Handler", (_Handler,), {"standin": standin})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    standin.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.daemon = True
-    thread.start()
+    servers = {host: _server(host, standin) for host in HOSTS}
+    address, port = servers["api"].server_address[:2]
+    standin.api_root = f"http://{address}:{port}"
+    address, port = servers["web"].server_address[:2]
+    standin.url = f"http://{address}:{port}"
+    address, port = servers["storage"].server_address[:2]
+    standin.storage_url = f"http://{address}:{port}"
+    threads = [
+        threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        for s in servers.values()
+    ]
+    for thread in threads:
+        thread.start()
     try:
         yield standin
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+        for server in servers.values():
+            server.shutdown()
+            server.server_close()
+        for thread in threads:
+            thread.join()
 
 
 def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubStandIn]:

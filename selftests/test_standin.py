@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import time
+from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
@@ -76,8 +78,53 @@ def test_download_redirects_to_the_object_and_digest_matches() -> None:
         (asset,) = requests.get(f"{github.api_url}/repos/{REPO}/releases").json()[0]["assets"]
         answer = requests.get(asset["browser_download_url"])
         assert answer.history[0].status_code == 302
-        assert answer.url.startswith(f"{github.url}/objects/") and answer.content == b"first"
+        assert answer.url.startswith(f"{github.storage_url}/objects/")
+        assert answer.content == b"first"
         assert asset["digest"] == f"sha256:{hashlib.sha256(b'first').hexdigest()}"
         github.replace_asset(REPO, "v1", "a-1.0.tar.gz", b"second")
         assert requests.get(asset["browser_download_url"]).content == b"second"
         assert github.downloads("a-1.0.tar.gz") == 2
+
+
+def test_three_hosts_and_the_token_never_reaches_storage() -> None:
+    with run_standin() as github:
+        github.token = "secret"
+        github.add_release(REPO, "v1", {"a-1.0.tar.gz": b"bytes"})
+        hosts = {urlsplit(u).hostname for u in (github.api_url, github.url, github.storage_url)}
+        assert hosts == {"127.0.0.1", "127.0.0.2", "127.0.0.3"}
+        session = requests.Session()
+        session.headers["Authorization"] = "Bearer secret"
+        (release,) = session.get(f"{github.api_url}/repos/{REPO}/releases").json()
+        answer = session.get(release["assets"][0]["browser_download_url"])
+        assert answer.content == b"bytes"
+        # requests drops the header when the redirect changes host (notes row 7).
+        assert [(r.host, "authorization" in r.headers) for r in github.requests] == [
+            ("api", True),
+            ("web", True),
+            ("storage", False),
+        ]
+        assert github.api_requests() == github.requests[:1]
+
+
+def test_signed_url_refuses_authorization_a_wrong_signature_and_expiry() -> None:
+    with run_standin() as github:
+        github.add_release(REPO, "v1", {"a-1.0.tar.gz": b"bytes"})
+        (release,) = requests.get(f"{github.api_url}/repos/{REPO}/releases").json()
+        url = release["assets"][0]["browser_download_url"]
+        signed = requests.get(url, allow_redirects=False).headers["Location"]
+        query = dict(parse_qsl(urlsplit(signed).query))
+        assert signed.startswith(f"{github.storage_url}/objects/")
+        assert query.keys() == {"sig", "exp"}
+        assert time.time() + 60 < int(query["exp"]) < time.time() + 3600  # minutes ahead
+        both = requests.get(signed, headers={"Authorization": "Bearer secret"})
+        assert (both.status_code, both.text) == (400, "Only one auth mechanism allowed")
+        forged = signed.replace(f"sig={query['sig']}", f"sig={'0' * 64}")
+        assert requests.get(forged).status_code == 403
+        later = signed.replace(f"exp={query['exp']}", f"exp={int(query['exp']) + 3600}")
+        assert requests.get(later).status_code == 403  # the signature covers the expiry
+        github.signed_url_ttl = -1
+        expired = requests.get(url)
+        assert expired.status_code == 403 and expired.history[0].status_code == 302
+        assert github.downloads("a-1.0.tar.gz") == 0
+        assert requests.get(signed).content == b"bytes"
+        assert github.downloads("a-1.0.tar.gz") == 1
