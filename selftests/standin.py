@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 SPACY_RELEASES_TSV = Path(__file__).resolve().parents[2] / "shared/data/spacy-models-releases.tsv"
 DOCS = "https://docs.github.com/rest"
+LIST_RELEASES = f"{DOCS}/releases/releases#list-releases"
 RELEASES = re.compile(r"/api/(?:repos/([^/]+/[^/]+)|repositories/(\d+))/releases")
 EPOCH = datetime(2020, 1, 1, tzinfo=UTC)  # published_at of release n is EPOCH + n hours
 # api.github.com, github.com and the storage host of the signed download URLs each have their
@@ -128,6 +129,7 @@ class GitHubStandIn:
         self.rate_remaining = 5000  # set to 0 to get GitHub's "rate limit exceeded" 403
         self.rate_reset = int(time.time()) + 3600
         self.latency = 0.0  # seconds each API answer waits, like a round trip to GitHub
+        self.listing_cap: int | None = 1000  # releases a listing can reach; None: all of them
         self.requests: list[Request] = []
         self.errors: list[str] = []  # tracebacks of the stand-in's own bugs (answered 500)
         self._repos: dict[str, StoredRepo] = {}  # by lower-case OWNER/NAME
@@ -433,35 +435,51 @@ class GitHubStandIn:
         if self.rate_remaining <= 0:
             message = f"API rate limit exceeded for {request.headers.get('host', '127.0.0.1')}."
             return self._json(403, {"message": message, "documentation_url": DOCS})
-        match = re.fullmatch(
-            r"/api/(?:repos/([^/]+/[^/]+)|repositories/(\d+))/releases", request.path
-        )
+        match = re.fullmatch(r"/api/(?:repos/([^/]+/[^/]+)|repositories/(\d+))(/.*)", request.path)
         by_id = {str(repo.id): repo for repo in self._repos.values()}
         stored = None
         if match:
             stored = self._repos.get(match[1].lower()) if match[1] else by_id.get(match[2])
         if stored is None or (stored.private and not authenticated):
             return self._json(404, {"message": "Not Found", "documentation_url": DOCS})
+        route = unquote(match[3])
+        if route == "/releases":
+            return self._list_releases(request, stored, authenticated)
+        return self._json(404, {"message": "Not Found", "documentation_url": DOCS})
 
+    def _list_releases(self, request: Request, stored: StoredRepo, authenticated: bool) -> Answer:
+        """A page of ``stored``'s releases, newest first, with GitHub's Link header."""
         per_page = min(max(_int(request.query.get("per_page"), 30), 1), 100)
         page = max(_int(request.query.get("page"), 1), 1)
+        # Drafts are listed only to users with push access: here, any token (notes row 10).
         visible = [r for r in reversed(stored.releases) if authenticated or not r.draft]
-        last = max((len(visible) + per_page - 1) // per_page, 1)
-        chunk = visible[(page - 1) * per_page : page * per_page]
+        first = (page - 1) * per_page
+        cap = self.listing_cap
+        # GitHub serves only the first 1,000 results: a page starting past them is a 422, one
+        # straddling them is cut short (notes row 1: iree-org/iree#16506, mislav/hub#2920).
+        if cap is not None and first >= cap:
+            message = f"Only the first {cap} results are available."
+            return self._json(422, {"message": message, "documentation_url": LIST_RELEASES})
+        chunk = visible[first : first + per_page if cap is None else min(first + per_page, cap)]
         body = json.dumps([self._release_json(stored, r) for r in chunk]).encode()
-        etag = f'W/"{hashlib.sha256(body).hexdigest()}"'
-        headers = {"ETag": etag, "Cache-Control": "private, max-age=60, s-maxage=60"}
         base = f"{self.api_url}/repositories/{stored.id}/releases?per_page={per_page}&page="
+        # Counted from every release, so next/last still point past the cap (notes row 1).
+        last = max((len(visible) + per_page - 1) // per_page, 1)
         rels = {"prev": page - 1 if page > 1 else None, "next": page + 1 if page < last else None}
         rels |= {"last": last if page < last else None, "first": 1 if page > 1 else None}
         links = [f'<{base}{number}>; rel="{rel}"' for rel, number in rels.items() if number]
-        if links:
-            headers["Link"] = ", ".join(links)
+        # No Link header on a 304: a client must keep the one it cached with the body.
+        return self._cached(request, body, {"Link": ", ".join(links)} if links else {})
+
+    def _cached(self, request: Request, body: bytes, headers: dict[str, str]) -> Answer:
+        """200 with ``body`` and a weak ETag, or 304 when If-None-Match has that ETag."""
+        etag = f'W/"{hashlib.sha256(body).hexdigest()}"'
         wanted = request.headers.get("if-none-match", "")
         if any(tag.strip().removeprefix("W/") in (etag[2:], "*") for tag in wanted.split(",")):
-            # No Link header on a 304: a client must keep the one it cached with the body.
+            # A 304 does not count against the rate limit (notes row 3: rate-limit guide).
             return Answer(304, {"ETag": etag, **self._rate_headers()}, b"")
-        return self._json(200, body, headers)
+        cache = {"ETag": etag, "Cache-Control": "private, max-age=60, s-maxage=60"}
+        return self._json(200, body, {**cache, **headers})
 
     def _json(
         self, status: int, body: dict[str, Any] | bytes, headers: dict[str, str] | None = None

@@ -32,6 +32,30 @@ def test_pagination_defaults_limits_and_link_header() -> None:
         assert int(last.headers["X-RateLimit-Remaining"]) < int(last.headers["X-RateLimit-Limit"])
 
 
+def test_listing_stops_at_the_first_1000_results_but_links_go_on() -> None:
+    with run_standin() as github:
+        github.add_synthetic(REPO, 1050)
+        listing = f"{github.api_url}/repos/{REPO}/releases"
+        tenth = requests.get(listing, params={"per_page": 100, "page": 10})
+        assert tenth.status_code == 200 and len(tenth.json()) == 100
+        base = f"{github.api_url}/repositories/1/releases?per_page=100&page="
+        assert tenth.links["next"]["url"] == tenth.links["last"]["url"] == f"{base}11"
+        past = requests.get(tenth.links["next"]["url"])
+        assert past.status_code == 422
+        assert past.json() == {
+            "message": "Only the first 1000 results are available.",
+            "documentation_url": "https://docs.github.com/rest/releases/releases#list-releases",
+            "status": "422",
+        }
+        assert int(past.headers["X-RateLimit-Remaining"]) == 5000 - 2  # it counts, too
+        straddling = requests.get(listing, params={"per_page": 30, "page": 34})  # items 990-1019
+        assert len(straddling.json()) == 10 and "next" in straddling.links
+        assert straddling.json()[-1]["tag_name"] == "synthetic_model_10-2.0.0"  # the 1000th
+        assert requests.get(listing, params={"per_page": 30, "page": 35}).status_code == 422
+        github.listing_cap = None
+        assert len(requests.get(tenth.links["next"]["url"]).json()) == 50
+
+
 def test_etag_and_304() -> None:
     with run_standin() as github:
         github.add_synthetic(REPO, 3)
