@@ -316,8 +316,7 @@ class GitHubStandIn:
 
     def _release_json(self, repo: StoredRepo, release: StoredRelease) -> dict[str, Any]:
         api = f"{self.api_url}/repos/{repo.full_name}/releases"
-        when = (EPOCH + timedelta(hours=release.id)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        download = f"{self.url}/{repo.full_name}/releases/download/{quote(release.tag, safe='')}"
+        when = _when(release)
         return {
             "url": f"{api}/{release.id}",
             "html_url": f"{self.url}/{repo.full_name}/releases/tag/{quote(release.tag, safe='')}",
@@ -329,29 +328,33 @@ class GitHubStandIn:
             "name": release.tag,
             "draft": release.draft,
             "prerelease": release.prerelease,
+            "immutable": False,  # every release has it (notes row 11: releases.json)
             "created_at": when,
             "published_at": None if release.draft else when,
             "body": "",
-            "assets": [
-                {
-                    "url": f"{api}/assets/{asset.id}",
-                    "id": asset.id,
-                    "node_id": f"RA_{asset.id}",
-                    "name": asset.name,
-                    "label": "",
-                    "content_type": asset.content_type,
-                    "state": "uploaded",
-                    "size": len(asset.data),
-                    "digest": f"sha256:{hashlib.sha256(asset.data).hexdigest()}"
-                    if asset.digest
-                    else None,
-                    "download_count": 0,
-                    "created_at": when,
-                    "updated_at": when,
-                    "browser_download_url": f"{download}/{quote(asset.name, safe='')}",
-                }
-                for asset in release.assets
-            ],
+            "assets": [self._asset_json(repo, release, asset) for asset in release.assets],
+        }
+
+    def _asset_json(
+        self, repo: StoredRepo, release: StoredRelease, asset: StoredAsset
+    ) -> dict[str, Any]:
+        download = f"{self.url}/{repo.full_name}/releases/download/{quote(release.tag, safe='')}"
+        return {
+            "url": f"{self.api_url}/repos/{repo.full_name}/releases/assets/{asset.id}",
+            "id": asset.id,
+            "node_id": f"RA_{asset.id}",
+            "name": asset.name,
+            "label": "",
+            "content_type": asset.content_type,
+            "state": "uploaded",
+            "size": len(asset.data),
+            "digest": f"sha256:{hashlib.sha256(asset.data).hexdigest()}" if asset.digest else None,
+            # Grows with every download, and so changes the listing's ETag (notes row 3:
+            # jizhi0v0/duo-updater#357, release-argus/Argus#175).
+            "download_count": asset.download_count,
+            "created_at": _when(release),
+            "updated_at": _when(release),
+            "browser_download_url": f"{download}/{quote(asset.name, safe='')}",
         }
 
     def _rate_headers(self) -> dict[str, str]:
@@ -445,7 +448,63 @@ class GitHubStandIn:
         route = unquote(match[3])
         if route == "/releases":
             return self._list_releases(request, stored, authenticated)
+        if found := re.fullmatch(r"/releases/tags/(.+)", route):
+            return self._release_by_tag(request, stored, found[1])
+        if found := re.fullmatch(r"/releases/assets/(\d+)", route):
+            return self._release_asset(request, stored, int(found[1]), authenticated)
+        if found := re.fullmatch(r"/git/matching-refs/tags(?:/(.*))?", route):
+            return self._matching_tags(request, stored, found[1] or "")
         return self._json(404, {"message": "Not Found", "documentation_url": DOCS})
+
+    def _release_by_tag(self, request: Request, stored: StoredRepo, tag: str) -> Answer:
+        """``GET .../releases/tags/TAG``: the published release of that tag. A draft is not one
+        ("Get a published release with the specified tag name": releases.json, notes row 10),
+        so no one gets it this way, with a token or without."""
+        for release in stored.releases:
+            if release.tag == tag and not release.draft:
+                body = json.dumps(self._release_json(stored, release)).encode()
+                return self._cached(request, body, {})
+        return self._json(404, {"message": "Not Found", "documentation_url": DOCS})
+
+    def _release_asset(
+        self, request: Request, stored: StoredRepo, asset_id: int, authenticated: bool
+    ) -> Answer:
+        """``GET .../releases/assets/ID``: with ``Accept: application/octet-stream`` a 302 to a
+        signed storage URL, else the asset's JSON (notes row 6: releases.json "Get a release
+        asset"). A private repository's asset needs the token, as everything of it does."""
+        for release in stored.releases:
+            for asset in release.assets:
+                if asset.id != asset_id or (release.draft and not authenticated):
+                    continue
+                if "application/octet-stream" in request.headers.get("accept", ""):
+                    self.rate_remaining = max(self.rate_remaining - 1, 0)
+                    location = {"Location": self._signed_url(asset)}
+                    return Answer(302, {**location, **self._rate_headers()}, b"")
+                body = json.dumps(self._asset_json(stored, release, asset)).encode()
+                return self._cached(request, body, {})
+        return self._json(404, {"message": "Not Found", "documentation_url": DOCS})
+
+    def _matching_tags(self, request: Request, stored: StoredRepo, prefix: str) -> Answer:
+        """``GET .../git/matching-refs/tags/PREFIX``: the tags starting with PREFIX, by name; a
+        draft's tag does not exist until it is published (notes row 10)."""
+        api = f"{self.api_url}/repos/{stored.full_name}/git"
+        refs = []
+        for tag in sorted(r.tag for r in stored.releases if not r.draft):
+            if tag.startswith(prefix):
+                sha = hashlib.sha1(f"{stored.full_name}/{tag}".encode(), usedforsecurity=False)
+                refs.append(
+                    {
+                        "ref": f"refs/tags/{tag}",
+                        "node_id": f"REF_{sha.hexdigest()[:20]}",
+                        "url": f"{api}/refs/tags/{quote(tag, safe='')}",
+                        "object": {
+                            "sha": sha.hexdigest(),
+                            "type": "commit",
+                            "url": f"{api}/commits/{sha.hexdigest()}",
+                        },
+                    }
+                )
+        return self._cached(request, json.dumps(refs).encode(), {})
 
     def _list_releases(self, request: Request, stored: StoredRepo, authenticated: bool) -> Answer:
         """A page of ``stored``'s releases, newest first, with GitHub's Link header."""
@@ -496,6 +555,11 @@ _JSON = {
     "X-GitHub-Media-Type": "github.v3; format=json",
     "X-GitHub-Api-Version-Selected": "2022-11-28",
 }
+
+
+def _when(release: StoredRelease) -> str:
+    """The release's created_at and published_at: EPOCH + its id in hours."""
+    return (EPOCH + timedelta(hours=release.id)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _int(value: str | None, default: int) -> int:

@@ -152,3 +152,85 @@ def test_signed_url_refuses_authorization_a_wrong_signature_and_expiry() -> None
         assert github.downloads("a-1.0.tar.gz") == 0
         assert requests.get(signed).content == b"bytes"
         assert github.downloads("a-1.0.tar.gz") == 1
+
+
+def test_asset_api_url_gives_the_json_or_with_octet_stream_a_signed_redirect() -> None:
+    with run_standin() as github:
+        github.add_release(REPO, "v1", {"a-1.0.tar.gz": b"bytes"})
+        (listed,) = requests.get(f"{github.api_url}/repos/{REPO}/releases").json()[0]["assets"]
+        assert listed["url"] == f"{github.api_url}/repos/{REPO}/releases/assets/{listed['id']}"
+        assert requests.get(listed["url"]).json() == listed
+        octet = {"Accept": "application/octet-stream"}
+        redirect = requests.get(listed["url"], headers=octet, allow_redirects=False)
+        assert redirect.status_code == 302
+        assert redirect.headers["Location"].startswith(f"{github.storage_url}/objects/")
+        assert requests.get(listed["url"], headers=octet).content == b"bytes"
+        missing = f"{github.api_url}/repos/{REPO}/releases/assets/999999"
+        assert requests.get(missing, headers=octet).status_code == 404
+        assert github.downloads("a-1.0.tar.gz") == 1
+
+
+def test_private_repository_needs_the_token_and_its_browser_urls_are_404() -> None:
+    with run_standin() as github:  # no github.token: any token has push access
+        github.add_release("acme/secret", "v1", {"a-1.0.tar.gz": b"bytes"})
+        github.make_private("acme/secret")
+        listing = f"{github.api_url}/repos/acme/secret/releases"
+        session = requests.Session()
+        session.headers["Authorization"] = "Bearer secret"
+        (asset,) = session.get(listing).json()[0]["assets"]
+        assert requests.get(listing).status_code == 404  # no token: hidden (notes row 6)
+        browser = asset["browser_download_url"]
+        assert requests.get(browser).status_code == 404
+        assert session.get(browser).status_code == 404  # a token does not help there
+        octet = {"Accept": "application/octet-stream"}
+        assert requests.get(asset["url"], headers=octet).status_code == 404
+        answer = session.get(asset["url"], headers=octet)  # requests drops the header on 302
+        assert answer.content == b"bytes" and answer.history[0].status_code == 302
+        (storage,) = [r for r in github.requests if r.host == "storage"]
+        assert "authorization" not in storage.headers
+        signed = session.get(asset["url"], headers=octet, allow_redirects=False)
+        by_hand = session.get(signed.headers["Location"])  # sending the token on: refused
+        assert (by_hand.status_code, by_hand.text) == (400, "Only one auth mechanism allowed")
+        assert github.downloads("a-1.0.tar.gz") == 1
+
+
+def test_release_by_tag_and_tag_refs_count_and_answer_304() -> None:
+    with run_standin() as github:
+        github.token = "secret"
+        auth = {"Authorization": "Bearer secret"}
+        github.add_release(REPO, "v1.10", {"a-1.10.tar.gz": b"a"})
+        github.add_release(REPO, "v1.9", {"a-1.9.tar.gz": b"b"})
+        github.add_release(REPO, "w1", {"w-1.tar.gz": b"c"})
+        github.add_release(REPO, "v2", {"a-2.tar.gz": b"d"}, draft=True)
+        by_tag = f"{github.api_url}/repos/{REPO}/releases/tags"
+        release = requests.get(f"{by_tag}/v1.9", headers=auth)
+        assert release.json()["tag_name"] == "v1.9" and release.json()["immutable"] is False
+        assert [a["name"] for a in release.json()["assets"]] == ["a-1.9.tar.gz"]
+        assert requests.get(f"{by_tag}/v2", headers=auth).status_code == 404  # a draft
+        assert requests.get(f"{by_tag}/v3", headers=auth).status_code == 404
+        refs = f"{github.api_url}/repos/{REPO}/git/matching-refs/tags"
+        tags = requests.get(f"{refs}/v1", headers=auth)
+        assert [r["ref"] for r in tags.json()] == ["refs/tags/v1.10", "refs/tags/v1.9"]
+        (first, _) = tags.json()
+        assert first["object"]["type"] == "commit" and len(first["object"]["sha"]) == 40
+        assert first["url"] == f"{github.api_url}/repos/{REPO}/git/refs/tags/v1.10"
+        assert first.keys() == {"ref", "node_id", "url", "object"}
+        assert requests.get(f"{refs}/x", headers=auth).json() == []
+        assert len(requests.get(refs, headers=auth).json()) == 3  # no prefix: every tag
+        assert github.rate_remaining == 5000 - 6
+        for url, answer in ((f"{by_tag}/v1.9", release), (f"{refs}/v1", tags)):
+            again = requests.get(url, headers={**auth, "If-None-Match": answer.headers["ETag"]})
+            assert again.status_code == 304
+        assert github.rate_remaining == 5000 - 6  # a 304 costs nothing
+
+
+def test_a_download_changes_the_listing_and_its_etag() -> None:
+    with run_standin() as github:
+        github.add_release(REPO, "v1", {"a-1.0.tar.gz": b"bytes"})
+        listing = f"{github.api_url}/repos/{REPO}/releases"
+        first = requests.get(listing)
+        assert first.json()[0]["assets"][0]["download_count"] == 0
+        assert requests.get(first.json()[0]["assets"][0]["browser_download_url"]).ok
+        again = requests.get(listing, headers={"If-None-Match": first.headers["ETag"]})
+        assert again.status_code == 200 and again.headers["ETag"] != first.headers["ETag"]
+        assert again.json()[0]["assets"][0]["download_count"] == 1
