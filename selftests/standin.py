@@ -58,6 +58,12 @@ EPOCH = datetime(2020, 1, 1, tzinfo=UTC)  # published_at of release n is EPOCH +
 # 127.0.0.2 and 127.0.0.3 works on Linux, where all of 127/8 is loopback; where it does not
 # (macOS has only 127.0.0.1 by default), run_standin() falls back to 127.0.0.1 with a port each.
 HOSTS = {"api": "127.0.0.1", "web": "127.0.0.2", "storage": "127.0.0.3"}
+UNICORN = b"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Unicorn! &middot; GitHub</title></head>
+<body><h1>No server is currently available to service your request.</h1>
+<p>Sorry about that. Please try refreshing and contact us if the problem persists.</p>
+</body></html>
+"""
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,7 @@ class StoredAsset:
     digest: bool
     content_type: str = "application/octet-stream"
     download_count: int = 0  # GETs answered with its bytes (whole or cut short)
+    state: str = "uploaded"  # or "open"/"starter": an upload in progress or failed (row 9)
 
 
 @dataclass
@@ -135,6 +142,8 @@ class GitHubStandIn:
         self._repos: dict[str, StoredRepo] = {}  # by lower-case OWNER/NAME
         self._assets: dict[int, StoredAsset] = {}
         self._failures: list[Failure] = []
+        self._html_for: dict[str, int] = {}  # asset name: downloads left to answer with HTML
+        self._truncate: dict[str, int] = {}  # asset name: downloads left to cut short
         self._next_id = 1000
         self._secret = secrets.token_bytes(16)  # signs the download URLs
         self._lock = threading.RLock()
@@ -154,11 +163,13 @@ class GitHubStandIn:
         prerelease: bool = False,
         draft: bool = False,
         digest: bool = True,
+        states: dict[str, str] | None = None,
     ) -> None:
         """Publish release ``tag`` (the newest so far) with ``files`` as its assets.
 
         ``digest=True``: the API gives each asset's ``sha256:<hex>``; False gives null, as for
         every asset uploaded before GitHub started computing digests (all spaCy models today).
+        ``states`` gives an asset's ``state`` other than "uploaded" (see ``set_asset_state``).
         """
         with self._lock:
             stored = self._repo(repo, create=True)
@@ -167,6 +178,7 @@ class GitHubStandIn:
             release = StoredRelease(self._new_id(), tag, prerelease, draft)
             for name, data in files.items():
                 release.assets.append(self._new_asset(name, data, digest))
+                release.assets[-1].state = (states or {}).get(name, "uploaded")
             stored.releases.append(release)
 
     def add_release_from_paths(
@@ -189,6 +201,32 @@ class GitHubStandIn:
                     release.assets[index] = self._new_asset(name, data, digest)
                     return
             raise KeyError(f"{repo} {tag} has no asset {name}")
+
+    def set_asset_state(
+        self, repo: str, tag: str, name: str, state: str, size: int | None = None
+    ) -> None:
+        """Give asset ``name`` of release ``tag`` the ``state`` "open" or "starter" (an upload
+        in progress or failed; notes row 9: releases.json) and, with ``size``, only its first
+        ``size`` bytes (0: an empty upload), which its JSON ``size`` and its download show."""
+        with self._lock:
+            for asset in self._release(repo, tag).assets:
+                if asset.name == name:
+                    asset.state = state
+                    asset.data = asset.data if size is None else asset.data[:size]
+                    return
+            raise KeyError(f"{repo} {tag} has no asset {name}")
+
+    def serve_html_for(self, filename: str, times: int = 1) -> None:
+        """Answer the next ``times`` downloads of ``filename`` from the storage host with a 200
+        HTML error page instead of its bytes (notes row 8: microsoft/git#934)."""
+        with self._lock:
+            self._html_for[filename] = times
+
+    def truncate(self, filename: str, times: int = 1) -> None:
+        """Cut the next ``times`` downloads of ``filename`` short: the whole Content-Length is
+        announced, half the bytes are sent, then the connection closes."""
+        with self._lock:
+            self._truncate[filename] = times
 
     def make_private(self, repo: str) -> None:
         """Answer 404 for ``repo`` to API requests without a token, as GitHub does for private
@@ -346,7 +384,7 @@ class GitHubStandIn:
             "name": asset.name,
             "label": "",
             "content_type": asset.content_type,
-            "state": "uploaded",
+            "state": asset.state,  # notes row 9: releases.json
             "size": len(asset.data),
             "digest": f"sha256:{hashlib.sha256(asset.data).hexdigest()}" if asset.digest else None,
             # Grows with every download, and so changes the listing's ETag (notes row 3:
@@ -421,8 +459,13 @@ class GitHubStandIn:
             return Answer(403, {"Content-Type": "text/plain"}, b"Signature does not match")
         if int(expires) < time.time():  # short-lived (notes row 5)
             return Answer(403, {"Content-Type": "text/plain"}, b"Request has expired")
+        if _take(self._html_for, asset.name):
+            # GitHub sometimes answers a download with a 200 HTML "unicorn" page; only the
+            # API's size and content_type tell it from the file (notes row 8: microsoft/git#934).
+            return Answer(200, {"Content-Type": "text/html; charset=utf-8"}, UNICORN)
         asset.download_count += 1
-        return Answer(200, {"Content-Type": asset.content_type}, asset.data)
+        cut_at = len(asset.data) // 2 if _take(self._truncate, asset.name) else None
+        return Answer(200, {"Content-Type": asset.content_type}, asset.data, cut_at)
 
     def _download(self, stored: StoredRepo, tag: str, name: str) -> list[StoredAsset]:
         releases = [r for r in stored.releases if r.tag == tag]
@@ -555,6 +598,14 @@ _JSON = {
     "X-GitHub-Media-Type": "github.v3; format=json",
     "X-GitHub-Api-Version-Selected": "2022-11-28",
 }
+
+
+def _take(countdown: dict[str, int], name: str) -> bool:
+    """Whether ``name`` has a scripted fault left in ``countdown``; uses one up."""
+    if countdown.get(name, 0) <= 0:
+        return False
+    countdown[name] -= 1
+    return True
 
 
 def _when(release: StoredRelease) -> str:

@@ -6,6 +6,7 @@ import hashlib
 import time
 from urllib.parse import parse_qsl, urlsplit
 
+import pytest
 import requests
 
 from standin import run_standin
@@ -234,3 +235,33 @@ def test_a_download_changes_the_listing_and_its_etag() -> None:
         again = requests.get(listing, headers={"If-None-Match": first.headers["ETag"]})
         assert again.status_code == 200 and again.headers["ETag"] != first.headers["ETag"]
         assert again.json()[0]["assets"][0]["download_count"] == 1
+
+
+def test_scripted_download_faults_html_and_truncation() -> None:
+    with run_standin() as github:
+        data = bytes(range(256)) * 40
+        github.add_release(REPO, "v1", {"a-1.0.tar.gz": data})
+        (asset,) = requests.get(f"{github.api_url}/repos/{REPO}/releases").json()[0]["assets"]
+        url = asset["browser_download_url"]
+        github.serve_html_for("a-1.0.tar.gz")
+        unicorn = requests.get(url)
+        assert unicorn.status_code == 200 and unicorn.history[0].status_code == 302
+        assert unicorn.headers["Content-Type"] == "text/html; charset=utf-8"
+        assert b"<html" in unicorn.content and len(unicorn.content) != asset["size"]
+        github.truncate("a-1.0.tar.gz")
+        with requests.get(url, stream=True) as cut:
+            assert cut.headers["Content-Length"] == str(len(data))
+            with pytest.raises(requests.exceptions.ChunkedEncodingError):
+                cut.content  # noqa: B018
+        assert requests.get(url).content == data  # each fault was scripted once
+        assert github.downloads("a-1.0.tar.gz") == 2  # the cut one too; the HTML page is not
+
+
+def test_asset_states_and_empty_uploads_show_in_the_json() -> None:
+    with run_standin() as github:
+        files = {"a-1.0.tar.gz": b"bytes", "b-1.0.tar.gz": b"more"}
+        github.add_release(REPO, "v1", files, states={"a-1.0.tar.gz": "starter"})
+        github.set_asset_state(REPO, "v1", "b-1.0.tar.gz", "open", size=0)
+        (release,) = requests.get(f"{github.api_url}/repos/{REPO}/releases").json()
+        assert [(a["state"], a["size"]) for a in release["assets"]] == [("starter", 5), ("open", 0)]
+        assert requests.get(release["assets"][1]["browser_download_url"]).content == b""
