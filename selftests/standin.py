@@ -1,17 +1,33 @@
 """A loopback stand-in for GitHub's releases API and release downloads, for the tests.
 
 The tests never reach GitHub. This server answers the requests the template makes the way
-api.github.com and github.com do, so a script that works against it works against GitHub:
+api.github.com, github.com and the storage host of release files do, so a script that works
+against it works against GitHub (each behaviour cites its row of
+/work/shared/notes/github-releases-api.md). Three hosts, on their own loopback addresses:
 
-* ``GET {api_url}/repos/OWNER/NAME/releases?per_page=N&page=K``: releases newest first, 30 per page
-  by default and at most 100, drafts only for authenticated requests, a ``Link`` header with
-  rel="prev"/"next"/"last"/"first" pointing at ``{api_url}/repositories/ID/releases`` (as
-  GitHub does), a weak ``ETag`` answered with 304 on ``If-None-Match``, and ``X-RateLimit-*``
-  headers on every answer (a 304 costs nothing; an exhausted limit gives GitHub's 403);
-* ``GET {url}/OWNER/NAME/releases/download/TAG/FILE``: a 302 to ``{url}/objects/ASSET_ID``
-  (github.com -> objects.githubusercontent.com), which serves the bytes.
+* the API, ``{api_url}`` (127.0.0.1, under /api/ like GitHub Enterprise's /api/v3):
 
-Every request lands in ``standin.requests``; ``fail_with`` scripts errors (401, 403, 429, 5xx).
+  - ``GET /repos/OWNER/NAME/releases?per_page=N&page=K``: releases newest first, 30 per page
+    by default and at most 100, drafts only for authenticated requests, only the first
+    ``listing_cap`` (1,000) results (a page past them is a 422), a ``Link`` header with
+    rel="prev"/"next"/"last"/"first" pointing at ``{api_url}/repositories/ID/releases``;
+  - ``GET .../releases/tags/TAG``: a published release; ``GET .../git/matching-refs/tags/P``:
+    the tags starting with P;
+  - ``GET .../releases/assets/ID``: the asset's JSON, or with ``Accept:
+    application/octet-stream`` a 302 to its signed storage URL;
+
+  each with a weak ``ETag`` answered with 304 on ``If-None-Match`` and ``X-RateLimit-*``
+  headers (a 304 costs nothing; an exhausted limit gives GitHub's 403); private repositories
+  are 404 without a token;
+* github.com, ``{url}`` (127.0.0.2): ``GET /OWNER/NAME/releases/download/TAG/FILE`` (an asset's
+  ``browser_download_url``) answers 302 to a short-lived signed URL on the storage host, or 404
+  for a private repository, token or not;
+* the storage host, ``{storage_url}`` (127.0.0.3): ``/objects/ASSET_ID?sig=...&exp=...`` serves
+  the bytes (and counts a download, which changes the listing's ETag); 403 for a wrong or
+  expired signature, 400 for a request that also sends ``Authorization``.
+
+Every request lands in ``standin.requests`` with its host; ``fail_with`` scripts errors (401,
+403, 429, 5xx); ``serve_html_for``, ``truncate`` and ``set_asset_state`` script bad downloads.
 
     with run_standin() as github:
         github.add_release("explosion/spacy-models", "en_core_web_sm-3.8.0", {name: data})
@@ -242,7 +258,8 @@ class GitHubStandIn:
         times: int = 1,
         path: str = "/api/",
     ) -> None:
-        """Answer the next ``times`` requests whose path starts with ``path`` with ``status``.
+        """Answer the next ``times`` requests whose path starts with ``path`` with ``status``
+        (on any host: "/objects/" is the storage host's, "/OWNER/" github.com's).
 
         ``headers`` are added to (or replace) the rate limit headers, e.g.
         ``{"X-RateLimit-Remaining": "0"}`` for an exhausted limit or ``{"Retry-After": "1"}``
