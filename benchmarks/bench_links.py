@@ -56,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.pop("GITHUB_TOKEN", None)
     with run_standin() as standin, tempfile.TemporaryDirectory() as tmp:
         standin.latency = args.latency
+        standin.listing_cap = None  # TODO(issue 8): the client does not handle the cap yet
         standin.add_synthetic(REPO, args.releases)
         os.environ["GITHUB_API_URL"] = standin.api_url
         pages = math.ceil(args.releases / 100)

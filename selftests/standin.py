@@ -1,17 +1,33 @@
 """A loopback stand-in for GitHub's releases API and release downloads, for the tests.
 
 The tests never reach GitHub. This server answers the requests the template makes the way
-api.github.com and github.com do, so a script that works against it works against GitHub:
+api.github.com, github.com and the storage host of release files do, so a script that works
+against it works against GitHub (each behaviour cites its row of
+/work/shared/notes/github-releases-api.md). Three hosts, on their own loopback addresses:
 
-* ``GET {api_url}/repos/OWNER/NAME/releases?per_page=N&page=K``: releases newest first, 30 per page
-  by default and at most 100, drafts only for authenticated requests, a ``Link`` header with
-  rel="prev"/"next"/"last"/"first" pointing at ``{api_url}/repositories/ID/releases`` (as
-  GitHub does), a weak ``ETag`` answered with 304 on ``If-None-Match``, and ``X-RateLimit-*``
-  headers on every answer (a 304 costs nothing; an exhausted limit gives GitHub's 403);
-* ``GET {url}/OWNER/NAME/releases/download/TAG/FILE``: a 302 to ``{url}/objects/ASSET_ID``
-  (github.com -> objects.githubusercontent.com), which serves the bytes.
+* the API, ``{api_url}`` (127.0.0.1, under /api/ like GitHub Enterprise's /api/v3):
 
-Every request lands in ``standin.requests``; ``fail_with`` scripts errors (401, 403, 429, 5xx).
+  - ``GET /repos/OWNER/NAME/releases?per_page=N&page=K``: releases newest first, 30 per page
+    by default and at most 100, drafts only for authenticated requests, only the first
+    ``listing_cap`` (1,000) results (a page past them is a 422), a ``Link`` header with
+    rel="prev"/"next"/"last"/"first" pointing at ``{api_url}/repositories/ID/releases``;
+  - ``GET .../releases/tags/TAG``: a published release; ``GET .../git/matching-refs/tags/P``:
+    the tags starting with P;
+  - ``GET .../releases/assets/ID``: the asset's JSON, or with ``Accept:
+    application/octet-stream`` a 302 to its signed storage URL;
+
+  each with a weak ``ETag`` answered with 304 on ``If-None-Match`` and ``X-RateLimit-*``
+  headers (a 304 costs nothing; an exhausted limit gives GitHub's 403); private repositories
+  are 404 without a token;
+* github.com, ``{url}`` (127.0.0.2): ``GET /OWNER/NAME/releases/download/TAG/FILE`` (an asset's
+  ``browser_download_url``) answers 302 to a short-lived signed URL on the storage host, or 404
+  for a private repository, token or not;
+* the storage host, ``{storage_url}`` (127.0.0.3): ``/objects/ASSET_ID?sig=...&exp=...`` serves
+  the bytes (and counts a download, which changes the listing's ETag); 403 for a wrong or
+  expired signature, 400 for a request that also sends ``Authorization``.
+
+Every request lands in ``standin.requests`` with its host; ``fail_with`` scripts errors (401,
+403, 429, 5xx); ``serve_html_for``, ``truncate`` and ``set_asset_state`` script bad downloads.
 
     with run_standin() as github:
         github.add_release("explosion/spacy-models", "en_core_web_sm-3.8.0", {name: data})
@@ -23,8 +39,10 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import hmac
 import json
 import re
+import secrets
 import tempfile
 import threading
 import time
@@ -35,7 +53,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from packaging.version import Version
@@ -47,8 +65,21 @@ if TYPE_CHECKING:
 
 SPACY_RELEASES_TSV = Path(__file__).resolve().parents[2] / "shared/data/spacy-models-releases.tsv"
 DOCS = "https://docs.github.com/rest"
+LIST_RELEASES = f"{DOCS}/releases/releases#list-releases"
 RELEASES = re.compile(r"/api/(?:repos/([^/]+/[^/]+)|repositories/(\d+))/releases")
 EPOCH = datetime(2020, 1, 1, tzinfo=UTC)  # published_at of release n is EPOCH + n hours
+# api.github.com, github.com and the storage host of the signed download URLs each have their
+# own address, so a test can see which host got a token: requests drops Authorization when a
+# redirect changes host (notes row 7: requests sessions.py should_strip_auth). Binding
+# 127.0.0.2 and 127.0.0.3 works on Linux, where all of 127/8 is loopback; where it does not
+# (macOS has only 127.0.0.1 by default), run_standin() falls back to 127.0.0.1 with a port each.
+HOSTS = {"api": "127.0.0.1", "web": "127.0.0.2", "storage": "127.0.0.3"}
+UNICORN = b"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Unicorn! &middot; GitHub</title></head>
+<body><h1>No server is currently available to service your request.</h1>
+<p>Sorry about that. Please try refreshing and contact us if the problem persists.</p>
+</body></html>
+"""
 
 
 @dataclass(frozen=True)
@@ -59,6 +90,16 @@ class Request:
     path: str
     query: dict[str, str]
     headers: dict[str, str]
+    host: str = "api"  # which host got it: "api", "web" (github.com) or "storage"
+
+
+class Answer(NamedTuple):
+    """What the stand-in answers: the handler only moves these bytes."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    cut_at: int | None = None  # send only this many bytes of ``body``, then close the connection
 
 
 @dataclass
@@ -68,6 +109,8 @@ class StoredAsset:
     data: bytes
     digest: bool
     content_type: str = "application/octet-stream"
+    download_count: int = 0  # GETs answered with its bytes (whole or cut short)
+    state: str = "uploaded"  # or "open"/"starter": an upload in progress or failed (row 9)
 
 
 @dataclass
@@ -100,24 +143,31 @@ class GitHubStandIn:
     """The stand-in's state and knobs. Made and served by ``run_standin()``."""
 
     def __init__(self) -> None:
-        self.url = ""  # http://127.0.0.1:PORT, set by run_standin()
+        self.url = ""  # github.com: http://127.0.0.2:PORT, set by run_standin()
+        self.api_root = ""  # api.github.com: http://127.0.0.1:PORT; see api_url
+        self.storage_url = ""  # the signed URLs' host: http://127.0.0.3:PORT
+        self.signed_url_ttl = 300  # seconds a signed download URL is valid; < 0: born expired
         self.token: str | None = None  # when set, API requests need "Authorization: Bearer <it>"
         self.rate_limit = 5000  # GitHub gives 60 an hour without a token, 5000 with one
         self.rate_remaining = 5000  # set to 0 to get GitHub's "rate limit exceeded" 403
         self.rate_reset = int(time.time()) + 3600
         self.latency = 0.0  # seconds each API answer waits, like a round trip to GitHub
+        self.listing_cap: int | None = 1000  # releases a listing can reach; None: all of them
         self.requests: list[Request] = []
         self.errors: list[str] = []  # tracebacks of the stand-in's own bugs (answered 500)
         self._repos: dict[str, StoredRepo] = {}  # by lower-case OWNER/NAME
         self._assets: dict[int, StoredAsset] = {}
         self._failures: list[Failure] = []
+        self._html_for: dict[str, int] = {}  # asset name: downloads left to answer with HTML
+        self._truncate: dict[str, int] = {}  # asset name: downloads left to cut short
         self._next_id = 1000
+        self._secret = secrets.token_bytes(16)  # signs the download URLs
         self._lock = threading.RLock()
 
     @property
     def api_url(self) -> str:
-        """The value for GITHUB_API_URL."""
-        return f"{self.url}/api"
+        """The value for GITHUB_API_URL (under /api/, like GitHub Enterprise's /api/v3)."""
+        return f"{self.api_root}/api"
 
     # --- populating -------------------------------------------------------------------------
 
@@ -129,11 +179,13 @@ class GitHubStandIn:
         prerelease: bool = False,
         draft: bool = False,
         digest: bool = True,
+        states: dict[str, str] | None = None,
     ) -> None:
         """Publish release ``tag`` (the newest so far) with ``files`` as its assets.
 
         ``digest=True``: the API gives each asset's ``sha256:<hex>``; False gives null, as for
         every asset uploaded before GitHub started computing digests (all spaCy models today).
+        ``states`` gives an asset's ``state`` other than "uploaded" (see ``set_asset_state``).
         """
         with self._lock:
             stored = self._repo(repo, create=True)
@@ -142,6 +194,7 @@ class GitHubStandIn:
             release = StoredRelease(self._new_id(), tag, prerelease, draft)
             for name, data in files.items():
                 release.assets.append(self._new_asset(name, data, digest))
+                release.assets[-1].state = (states or {}).get(name, "uploaded")
             stored.releases.append(release)
 
     def add_release_from_paths(
@@ -165,8 +218,35 @@ class GitHubStandIn:
                     return
             raise KeyError(f"{repo} {tag} has no asset {name}")
 
+    def set_asset_state(
+        self, repo: str, tag: str, name: str, state: str, size: int | None = None
+    ) -> None:
+        """Give asset ``name`` of release ``tag`` the ``state`` "open" or "starter" (an upload
+        in progress or failed; notes row 9: releases.json) and, with ``size``, only its first
+        ``size`` bytes (0: an empty upload), which its JSON ``size`` and its download show."""
+        with self._lock:
+            for asset in self._release(repo, tag).assets:
+                if asset.name == name:
+                    asset.state = state
+                    asset.data = asset.data if size is None else asset.data[:size]
+                    return
+            raise KeyError(f"{repo} {tag} has no asset {name}")
+
+    def serve_html_for(self, filename: str, times: int = 1) -> None:
+        """Answer the next ``times`` downloads of ``filename`` from the storage host with a 200
+        HTML error page instead of its bytes (notes row 8: microsoft/git#934)."""
+        with self._lock:
+            self._html_for[filename] = times
+
+    def truncate(self, filename: str, times: int = 1) -> None:
+        """Cut the next ``times`` downloads of ``filename`` short: the whole Content-Length is
+        announced, half the bytes are sent, then the connection closes."""
+        with self._lock:
+            self._truncate[filename] = times
+
     def make_private(self, repo: str) -> None:
-        """Answer 404 for ``repo`` to requests without a token, as GitHub does for private ones."""
+        """Answer 404 for ``repo`` to API requests without a token, as GitHub does for private
+        ones, and to every request for its ``browser_download_url``s (notes row 6)."""
         with self._lock:
             self._repo(repo, create=True).private = True
 
@@ -178,7 +258,8 @@ class GitHubStandIn:
         times: int = 1,
         path: str = "/api/",
     ) -> None:
-        """Answer the next ``times`` requests whose path starts with ``path`` with ``status``.
+        """Answer the next ``times`` requests whose path starts with ``path`` with ``status``
+        (on any host: "/objects/" is the storage host's, "/OWNER/" github.com's).
 
         ``headers`` are added to (or replace) the rate limit headers, e.g.
         ``{"X-RateLimit-Remaining": "0"}`` for an exhausted limit or ``{"Retry-After": "1"}``
@@ -245,7 +326,7 @@ class GitHubStandIn:
     # --- the request log --------------------------------------------------------------------
 
     def api_requests(self, repo: str | None = None) -> list[Request]:
-        """The API requests received, all or only those for ``repo`` (either URL form)."""
+        """The API host's requests, all or only those for ``repo`` (either URL form)."""
         with self._lock:
             prefixes = ["/api/"]
             if repo is not None:
@@ -256,14 +337,14 @@ class GitHubStandIn:
             return [
                 r
                 for r in self.requests
-                if any((r.path.lower() + "/").startswith(p) for p in prefixes)
+                if r.host == "api" and any((r.path.lower() + "/").startswith(p) for p in prefixes)
             ]
 
     def downloads(self, filename: str) -> int:
-        """How many times the bytes of an asset named ``filename`` were downloaded."""
+        """How many GETs the storage host answered with the bytes of an asset named ``filename``
+        (whole or cut short by ``truncate``; any upload of that name, replaced ones too)."""
         with self._lock:
-            ids = {f"/objects/{i}" for i, asset in self._assets.items() if asset.name == filename}
-            return sum(1 for r in self.requests if r.method == "GET" and r.path in ids)
+            return sum(a.download_count for a in self._assets.values() if a.name == filename)
 
     # --- internals --------------------------------------------------------------------------
 
@@ -290,8 +371,7 @@ class GitHubStandIn:
 
     def _release_json(self, repo: StoredRepo, release: StoredRelease) -> dict[str, Any]:
         api = f"{self.api_url}/repos/{repo.full_name}/releases"
-        when = (EPOCH + timedelta(hours=release.id)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        download = f"{self.url}/{repo.full_name}/releases/download/{quote(release.tag, safe='')}"
+        when = _when(release)
         return {
             "url": f"{api}/{release.id}",
             "html_url": f"{self.url}/{repo.full_name}/releases/tag/{quote(release.tag, safe='')}",
@@ -303,29 +383,33 @@ class GitHubStandIn:
             "name": release.tag,
             "draft": release.draft,
             "prerelease": release.prerelease,
+            "immutable": False,  # every release has it (notes row 11: releases.json)
             "created_at": when,
             "published_at": None if release.draft else when,
             "body": "",
-            "assets": [
-                {
-                    "url": f"{api}/assets/{asset.id}",
-                    "id": asset.id,
-                    "node_id": f"RA_{asset.id}",
-                    "name": asset.name,
-                    "label": "",
-                    "content_type": asset.content_type,
-                    "state": "uploaded",
-                    "size": len(asset.data),
-                    "digest": f"sha256:{hashlib.sha256(asset.data).hexdigest()}"
-                    if asset.digest
-                    else None,
-                    "download_count": 0,
-                    "created_at": when,
-                    "updated_at": when,
-                    "browser_download_url": f"{download}/{quote(asset.name, safe='')}",
-                }
-                for asset in release.assets
-            ],
+            "assets": [self._asset_json(repo, release, asset) for asset in release.assets],
+        }
+
+    def _asset_json(
+        self, repo: StoredRepo, release: StoredRelease, asset: StoredAsset
+    ) -> dict[str, Any]:
+        download = f"{self.url}/{repo.full_name}/releases/download/{quote(release.tag, safe='')}"
+        return {
+            "url": f"{self.api_url}/repos/{repo.full_name}/releases/assets/{asset.id}",
+            "id": asset.id,
+            "node_id": f"RA_{asset.id}",
+            "name": asset.name,
+            "label": "",
+            "content_type": asset.content_type,
+            "state": asset.state,  # notes row 9: releases.json
+            "size": len(asset.data),
+            "digest": f"sha256:{hashlib.sha256(asset.data).hexdigest()}" if asset.digest else None,
+            # Grows with every download, and so changes the listing's ETag (notes row 3:
+            # jizhi0v0/duo-updater#357, release-argus/Argus#175).
+            "download_count": asset.download_count,
+            "created_at": _when(release),
+            "updated_at": _when(release),
+            "browser_download_url": f"{download}/{quote(asset.name, safe='')}",
         }
 
     def _rate_headers(self) -> dict[str, str]:
@@ -337,33 +421,74 @@ class GitHubStandIn:
             "X-RateLimit-Resource": "core",
         }
 
-    def answer(self, request: Request) -> tuple[int, dict[str, str], bytes]:
-        """(status, headers, body) for ``request``; the handler only moves bytes."""
+    def answer(self, request: Request) -> Answer:
+        """The answer to ``request``, by the host it came to; the handler only moves bytes."""
         with self._lock:
             self.requests.append(request)
             for failure in self._failures:
                 if failure.times > 0 and request.path.startswith(failure.path):
                     failure.times -= 1
                     headers = {**self._rate_headers(), **failure.headers}
-                    return failure.status, {**_JSON, **headers}, failure.body
-            if request.path.startswith("/api/"):
+                    return Answer(failure.status, {**_JSON, **headers}, failure.body)
+            if request.host == "api":
                 return self._answer_api(request)
-            if match := re.fullmatch(r"/objects/(\d+)", request.path):
-                asset = self._assets.get(int(match[1]))
-                if asset is not None:
-                    return 200, {"Content-Type": asset.content_type}, asset.data
-            parts = [unquote(part) for part in request.path.split("/")]
-            if len(parts) == 7 and parts[3:5] == ["releases", "download"]:
-                for asset in self._download(f"{parts[1]}/{parts[2]}", parts[5], parts[6]):
-                    return 302, {"Location": f"{self.url}/objects/{asset.id}"}, b""
-            return 404, {"Content-Type": "text/plain"}, b"Not Found"
+            if request.host == "storage":
+                return self._answer_storage(request)
+            return self._answer_web(request)
 
-    def _download(self, repo: str, tag: str, name: str) -> list[StoredAsset]:
-        stored = self._repos.get(repo.lower())
-        releases = [r for r in stored.releases if r.tag == tag] if stored else []
+    def _signed_url(self, asset: StoredAsset) -> str:
+        """A short-lived signed URL of ``asset``'s bytes on the storage host (notes row 5:
+        release-assets.githubusercontent.com; different-ai/openwork#3131)."""
+        expires = int(time.time()) + self.signed_url_ttl
+        signature = self._sign(asset.id, expires)
+        return f"{self.storage_url}/objects/{asset.id}?sig={signature}&exp={expires}"
+
+    def _sign(self, asset_id: int, expires: int) -> str:
+        message = f"{asset_id}:{expires}".encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+    def _answer_web(self, request: Request) -> Answer:
+        """github.com: ``browser_download_url`` answers 302 to a signed storage URL."""
+        parts = [unquote(part) for part in request.path.split("/")]
+        if len(parts) == 7 and parts[3:5] == ["releases", "download"]:
+            stored = self._repos.get(f"{parts[1]}/{parts[2]}".lower())
+            # A private repository's browser_download_url answers 404 to API tokens, and so
+            # to anything a script sends (notes row 6: xaf/omni#907, github3.py#1022).
+            if stored is not None and not stored.private:
+                for asset in self._download(stored, parts[5], parts[6]):
+                    # 302 to a signed URL on another host (notes row 5: packit/ai-workflows#634)
+                    return Answer(302, {"Location": self._signed_url(asset)}, b"")
+        return Answer(404, {"Content-Type": "text/plain"}, b"Not Found")
+
+    def _answer_storage(self, request: Request) -> Answer:
+        """The storage host: the bytes of a signed, unexpired URL sent without Authorization."""
+        match = re.fullmatch(r"/objects/(\d+)", request.path)
+        asset = self._assets.get(int(match[1])) if match else None
+        if asset is None:
+            return Answer(404, {"Content-Type": "text/plain"}, b"Not Found")
+        if "authorization" in request.headers:
+            # The signed URL is the credential; a header too is refused (notes row 6:
+            # octokit/rest.js#6, "Only one auth mechanism allowed").
+            return Answer(400, {"Content-Type": "text/plain"}, b"Only one auth mechanism allowed")
+        expires = request.query.get("exp", "")
+        signature = self._sign(asset.id, int(expires)) if expires.isdigit() else ""
+        if not signature or not hmac.compare_digest(request.query.get("sig", ""), signature):
+            return Answer(403, {"Content-Type": "text/plain"}, b"Signature does not match")
+        if int(expires) < time.time():  # short-lived (notes row 5)
+            return Answer(403, {"Content-Type": "text/plain"}, b"Request has expired")
+        if _take(self._html_for, asset.name):
+            # GitHub sometimes answers a download with a 200 HTML "unicorn" page; only the
+            # API's size and content_type tell it from the file (notes row 8: microsoft/git#934).
+            return Answer(200, {"Content-Type": "text/html; charset=utf-8"}, UNICORN)
+        asset.download_count += 1
+        cut_at = len(asset.data) // 2 if _take(self._truncate, asset.name) else None
+        return Answer(200, {"Content-Type": asset.content_type}, asset.data, cut_at)
+
+    def _download(self, stored: StoredRepo, tag: str, name: str) -> list[StoredAsset]:
+        releases = [r for r in stored.releases if r.tag == tag]
         return [a for r in releases for a in r.assets if a.name == name]
 
-    def _answer_api(self, request: Request) -> tuple[int, dict[str, str], bytes]:
+    def _answer_api(self, request: Request) -> Answer:
         auth = request.headers.get("authorization", "")
         authenticated = auth.startswith(("Bearer ", "token ")) and (
             self.token is None or auth.split(" ", 1)[1] == self.token
@@ -373,44 +498,116 @@ class GitHubStandIn:
         if self.rate_remaining <= 0:
             message = f"API rate limit exceeded for {request.headers.get('host', '127.0.0.1')}."
             return self._json(403, {"message": message, "documentation_url": DOCS})
-        match = re.fullmatch(
-            r"/api/(?:repos/([^/]+/[^/]+)|repositories/(\d+))/releases", request.path
-        )
+        match = re.fullmatch(r"/api/(?:repos/([^/]+/[^/]+)|repositories/(\d+))(/.*)", request.path)
         by_id = {str(repo.id): repo for repo in self._repos.values()}
         stored = None
         if match:
             stored = self._repos.get(match[1].lower()) if match[1] else by_id.get(match[2])
         if stored is None or (stored.private and not authenticated):
             return self._json(404, {"message": "Not Found", "documentation_url": DOCS})
+        route = unquote(match[3])
+        if route == "/releases":
+            return self._list_releases(request, stored, authenticated)
+        if found := re.fullmatch(r"/releases/tags/(.+)", route):
+            return self._release_by_tag(request, stored, found[1])
+        if found := re.fullmatch(r"/releases/assets/(\d+)", route):
+            return self._release_asset(request, stored, int(found[1]), authenticated)
+        if found := re.fullmatch(r"/git/matching-refs/tags(?:/(.*))?", route):
+            return self._matching_tags(request, stored, found[1] or "")
+        return self._json(404, {"message": "Not Found", "documentation_url": DOCS})
 
+    def _release_by_tag(self, request: Request, stored: StoredRepo, tag: str) -> Answer:
+        """``GET .../releases/tags/TAG``: the published release of that tag. A draft is not one
+        ("Get a published release with the specified tag name": releases.json, notes row 10),
+        so no one gets it this way, with a token or without."""
+        for release in stored.releases:
+            if release.tag == tag and not release.draft:
+                body = json.dumps(self._release_json(stored, release)).encode()
+                return self._cached(request, body, {})
+        return self._json(404, {"message": "Not Found", "documentation_url": DOCS})
+
+    def _release_asset(
+        self, request: Request, stored: StoredRepo, asset_id: int, authenticated: bool
+    ) -> Answer:
+        """``GET .../releases/assets/ID``: with ``Accept: application/octet-stream`` a 302 to a
+        signed storage URL, else the asset's JSON (notes row 6: releases.json "Get a release
+        asset"). A private repository's asset needs the token, as everything of it does."""
+        for release in stored.releases:
+            for asset in release.assets:
+                if asset.id != asset_id or (release.draft and not authenticated):
+                    continue
+                if "application/octet-stream" in request.headers.get("accept", ""):
+                    self.rate_remaining = max(self.rate_remaining - 1, 0)
+                    location = {"Location": self._signed_url(asset)}
+                    return Answer(302, {**location, **self._rate_headers()}, b"")
+                body = json.dumps(self._asset_json(stored, release, asset)).encode()
+                return self._cached(request, body, {})
+        return self._json(404, {"message": "Not Found", "documentation_url": DOCS})
+
+    def _matching_tags(self, request: Request, stored: StoredRepo, prefix: str) -> Answer:
+        """``GET .../git/matching-refs/tags/PREFIX``: the tags starting with PREFIX, by name; a
+        draft's tag does not exist until it is published (notes row 10)."""
+        api = f"{self.api_url}/repos/{stored.full_name}/git"
+        refs = []
+        for tag in sorted(r.tag for r in stored.releases if not r.draft):
+            if tag.startswith(prefix):
+                sha = hashlib.sha1(f"{stored.full_name}/{tag}".encode(), usedforsecurity=False)
+                refs.append(
+                    {
+                        "ref": f"refs/tags/{tag}",
+                        "node_id": f"REF_{sha.hexdigest()[:20]}",
+                        "url": f"{api}/refs/tags/{quote(tag, safe='')}",
+                        "object": {
+                            "sha": sha.hexdigest(),
+                            "type": "commit",
+                            "url": f"{api}/commits/{sha.hexdigest()}",
+                        },
+                    }
+                )
+        return self._cached(request, json.dumps(refs).encode(), {})
+
+    def _list_releases(self, request: Request, stored: StoredRepo, authenticated: bool) -> Answer:
+        """A page of ``stored``'s releases, newest first, with GitHub's Link header."""
         per_page = min(max(_int(request.query.get("per_page"), 30), 1), 100)
         page = max(_int(request.query.get("page"), 1), 1)
+        # Drafts are listed only to users with push access: here, any token (notes row 10).
         visible = [r for r in reversed(stored.releases) if authenticated or not r.draft]
-        last = max((len(visible) + per_page - 1) // per_page, 1)
-        chunk = visible[(page - 1) * per_page : page * per_page]
+        first = (page - 1) * per_page
+        cap = self.listing_cap
+        # GitHub serves only the first 1,000 results: a page starting past them is a 422, one
+        # straddling them is cut short (notes row 1: iree-org/iree#16506, mislav/hub#2920).
+        if cap is not None and first >= cap:
+            message = f"Only the first {cap} results are available."
+            return self._json(422, {"message": message, "documentation_url": LIST_RELEASES})
+        chunk = visible[first : first + per_page if cap is None else min(first + per_page, cap)]
         body = json.dumps([self._release_json(stored, r) for r in chunk]).encode()
-        etag = f'W/"{hashlib.sha256(body).hexdigest()}"'
-        headers = {"ETag": etag, "Cache-Control": "private, max-age=60, s-maxage=60"}
         base = f"{self.api_url}/repositories/{stored.id}/releases?per_page={per_page}&page="
+        # Counted from every release, so next/last still point past the cap (notes row 1).
+        last = max((len(visible) + per_page - 1) // per_page, 1)
         rels = {"prev": page - 1 if page > 1 else None, "next": page + 1 if page < last else None}
         rels |= {"last": last if page < last else None, "first": 1 if page > 1 else None}
         links = [f'<{base}{number}>; rel="{rel}"' for rel, number in rels.items() if number]
-        if links:
-            headers["Link"] = ", ".join(links)
+        # No Link header on a 304: a client must keep the one it cached with the body.
+        return self._cached(request, body, {"Link": ", ".join(links)} if links else {})
+
+    def _cached(self, request: Request, body: bytes, headers: dict[str, str]) -> Answer:
+        """200 with ``body`` and a weak ETag, or 304 when If-None-Match has that ETag."""
+        etag = f'W/"{hashlib.sha256(body).hexdigest()}"'
         wanted = request.headers.get("if-none-match", "")
         if any(tag.strip().removeprefix("W/") in (etag[2:], "*") for tag in wanted.split(",")):
-            # No Link header on a 304: a client must keep the one it cached with the body.
-            return 304, {"ETag": etag, **self._rate_headers()}, b""
-        return self._json(200, body, headers)
+            # A 304 does not count against the rate limit (notes row 3: rate-limit guide).
+            return Answer(304, {"ETag": etag, **self._rate_headers()}, b"")
+        cache = {"ETag": etag, "Cache-Control": "private, max-age=60, s-maxage=60"}
+        return self._json(200, body, {**cache, **headers})
 
     def _json(
         self, status: int, body: dict[str, Any] | bytes, headers: dict[str, str] | None = None
-    ) -> tuple[int, dict[str, str], bytes]:
+    ) -> Answer:
         """An API answer; every one but a 304 counts against the rate limit."""
         if isinstance(body, dict):
             body = json.dumps({**body, "status": str(status)}).encode()
         self.rate_remaining = max(self.rate_remaining - 1, 0)
-        return status, {**_JSON, **(headers or {}), **self._rate_headers()}, body
+        return Answer(status, {**_JSON, **(headers or {}), **self._rate_headers()}, body)
 
 
 _JSON = {
@@ -418,6 +615,19 @@ _JSON = {
     "X-GitHub-Media-Type": "github.v3; format=json",
     "X-GitHub-Api-Version-Selected": "2022-11-28",
 }
+
+
+def _take(countdown: dict[str, int], name: str) -> bool:
+    """Whether ``name`` has a scripted fault left in ``countdown``; uses one up."""
+    if countdown.get(name, 0) <= 0:
+        return False
+    countdown[name] -= 1
+    return True
+
+
+def _when(release: StoredRelease) -> str:
+    """The release's created_at and published_at: EPOCH + its id in hours."""
+    return (EPOCH + timedelta(hours=release.id)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _int(value: str | None, default: int) -> int:
@@ -445,6 +655,7 @@ def _wheel_bytes(package: str, version: str, requires: tuple[str, ...]) -> bytes
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like GitHub
     standin: GitHubStandIn
+    host: str  # "api", "web" or "storage"
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
@@ -453,44 +664,69 @@ class _Handler(BaseHTTPRequestHandler):
             parts.path,
             dict(parse_qsl(parts.query)),
             {name.lower(): value for name, value in self.headers.items()},
+            self.host,
         )
-        if self.standin.latency and parts.path.startswith("/api/"):
+        if self.standin.latency and self.host == "api":
             time.sleep(self.standin.latency)
         try:
-            status, headers, body = self.standin.answer(request)
+            answer = self.standin.answer(request)
         except Exception:
             self.standin.errors.append(traceback.format_exc())
-            status, headers, body = 500, {}, b"stand-in error"
-        self.send_response(status)
-        for name, value in headers.items():
+            answer = Answer(500, {}, b"stand-in error")
+        self.send_response(answer.status)
+        for name, value in answer.headers.items():
             self.send_header(name, value)
-        if status != 304:
-            self.send_header("Content-Length", str(len(body)))
+        if answer.status != 304:
+            self.send_header("Content-Length", str(len(answer.body)))
         self.end_headers()
-        if status != 304:
-            self.wfile.write(body)
+        if answer.status == 304:
+            return
+        self.wfile.write(answer.body[: answer.cut_at])
+        if answer.cut_at is not None:  # the connection drops before Content-Length bytes
+            self.wfile.flush()
+            self.close_connection = True
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the request log is ``standin.requests``."""
 
 
+def _server(host: str, standin: GitHubStandIn) -> ThreadingHTTPServer:
+    """A server for ``host`` on its loopback address (see HOSTS), or on 127.0.0.1."""
+    handler = type("Handler", (_Handler,), {"standin": standin, "host": host})
+    try:
+        server = ThreadingHTTPServer((HOSTS[host], 0), handler)
+    except OSError:  # no 127.0.0.2/3 here: a port of its own on 127.0.0.1 still changes host
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    return server
+
+
 @contextmanager
 def run_standin() -> Iterator[GitHubStandIn]:
-    """Serve a fresh ``GitHubStandIn`` on 127.0.0.1 (a free port) for the ``with`` block."""
+    """Serve a fresh ``GitHubStandIn`` for the ``with`` block: its API, github.com and storage
+    hosts each on a free port of their own loopback address (see HOSTS)."""
     standin = GitHubStandIn()
-    handler = type("Handler", (_Handler,), {"standin": standin})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    standin.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.daemon = True
-    thread.start()
+    servers = {host: _server(host, standin) for host in HOSTS}
+    address, port = servers["api"].server_address[:2]
+    standin.api_root = f"http://{address}:{port}"
+    address, port = servers["web"].server_address[:2]
+    standin.url = f"http://{address}:{port}"
+    address, port = servers["storage"].server_address[:2]
+    standin.storage_url = f"http://{address}:{port}"
+    threads = [
+        threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        for s in servers.values()
+    ]
+    for thread in threads:
+        thread.start()
     try:
         yield standin
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+        for server in servers.values():
+            server.shutdown()
+            server.server_close()
+        for thread in threads:
+            thread.join()
 
 
 def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubStandIn]:
