@@ -152,6 +152,7 @@ class GitHubStandIn:
         self.rate_remaining = 5000  # set to 0 to get GitHub's "rate limit exceeded" 403
         self.rate_reset = int(time.time()) + 3600
         self.latency = 0.0  # seconds each API answer waits, like a round trip to GitHub
+        self.api_path = "/api"  # "/api/v3" for a GitHub Enterprise Server (run_standin(ghes=True))
         self.listing_cap: int | None = 1000  # releases a listing can reach; None: all of them
         self.requests: list[Request] = []
         self.errors: list[str] = []  # tracebacks of the stand-in's own bugs (answered 500)
@@ -166,8 +167,9 @@ class GitHubStandIn:
 
     @property
     def api_url(self) -> str:
-        """The value for GITHUB_API_URL (under /api/, like GitHub Enterprise's /api/v3)."""
-        return f"{self.api_root}/api"
+        """The value for GITHUB_API_URL: under ``api_path`` (/api; GitHub Enterprise Server
+        serves its API under /api/v3, notes row 16)."""
+        return f"{self.api_root}{self.api_path}"
 
     # --- populating -------------------------------------------------------------------------
 
@@ -328,12 +330,12 @@ class GitHubStandIn:
     def api_requests(self, repo: str | None = None) -> list[Request]:
         """The API host's requests, all or only those for ``repo`` (either URL form)."""
         with self._lock:
-            prefixes = ["/api/"]
+            prefixes = [f"{self.api_path}/"]
             if repo is not None:
                 stored = self._repos.get(repo.lower())
-                prefixes = [f"/api/repos/{repo.lower()}/"]
+                prefixes = [f"{self.api_path}/repos/{repo.lower()}/"]
                 if stored is not None:
-                    prefixes.append(f"/api/repositories/{stored.id}/")
+                    prefixes.append(f"{self.api_path}/repositories/{stored.id}/")
             return [
                 r
                 for r in self.requests
@@ -493,12 +495,16 @@ class GitHubStandIn:
         authenticated = auth.startswith(("Bearer ", "token ")) and (
             self.token is None or auth.split(" ", 1)[1] == self.token
         )
-        if (auth or self.token is not None) and not authenticated:
-            return self._json(401, {"message": "Bad credentials", "documentation_url": DOCS})
+        if auth and not authenticated:
+            # A bad token gets 401, without X-RateLimit-* headers; a request with no token is
+            # answered as anonymous, public repositories included (notes row 13).
+            body = {"message": "Bad credentials", "documentation_url": DOCS, "status": "401"}
+            return Answer(401, dict(_JSON), json.dumps(body).encode())
         if self.rate_remaining <= 0:
             message = f"API rate limit exceeded for {request.headers.get('host', '127.0.0.1')}."
             return self._json(403, {"message": message, "documentation_url": DOCS})
-        match = re.fullmatch(r"/api/(?:repos/([^/]+/[^/]+)|repositories/(\d+))(/.*)", request.path)
+        route_re = r"/(?:repos/([^/]+/[^/]+)|repositories/(\d+))(/.*)"
+        match = re.fullmatch(re.escape(self.api_path) + route_re, request.path)
         by_id = {str(repo.id): repo for repo in self._repos.values()}
         stored = None
         if match:
@@ -702,10 +708,13 @@ def _server(host: str, standin: GitHubStandIn) -> ThreadingHTTPServer:
 
 
 @contextmanager
-def run_standin() -> Iterator[GitHubStandIn]:
+def run_standin(ghes: bool = False) -> Iterator[GitHubStandIn]:
     """Serve a fresh ``GitHubStandIn`` for the ``with`` block: its API, github.com and storage
-    hosts each on a free port of their own loopback address (see HOSTS)."""
+    hosts each on a free port of their own loopback address (see HOSTS). With ``ghes`` it is a
+    GitHub Enterprise Server: the API under /api/v3 (notes row 16)."""
     standin = GitHubStandIn()
+    if ghes:
+        standin.api_path = "/api/v3"
     servers = {host: _server(host, standin) for host in HOSTS}
     address, port = servers["api"].server_address[:2]
     standin.api_root = f"http://{address}:{port}"

@@ -345,12 +345,21 @@ def test_default_repo_is_spacy_models(github: GitHubStandIn, capsys) -> None:
     assert github.api_requests()[0].path == "/api/repos/explosion/spacy-models/releases"
 
 
-def test_realistic_spacy_models_releases(github: GitHubStandIn, capsys) -> None:
-    github.listing_cap = None  # TODO(issue 8): the client does not handle the cap yet
+def test_realistic_spacy_models_releases_behind_the_listing_cap(
+    github: GitHubStandIn, capsys
+) -> None:
     count = github.load_spacy_models()
-    assert run(capsys)[0] == 0
-    assert len(github.api_requests()) == math.ceil(count / 100)
+    assert count > 1000  # so GitHub lists only the newest 1,000 (notes row 1)
+
+    code, out, err = run(capsys)
+
+    assert code == 0, err
+    # ten pages, the 422 past the cap, one request for every tag; no release looked up by tag,
+    # as nothing here asks for one
+    assert len(github.api_requests()) == 10 + 1 + 1
+    assert "GitHub lists only the newest 1000 releases; older ones are looked up by tag" in out
     final = anchors()
+    assert "ca_core_news_lg-3.1.0-py3-none-any.whl" not in final  # the oldest: past the cap
     assert "en_core_web_sm-3.8.0-py3-none-any.whl" in final
     assert "en_core_web_sm-2.0.0a4-py3-none-any.whl" not in final  # tag ...-2.0.0-alpha4
     assert not any(name.endswith(".sha256") for name in final)
@@ -359,7 +368,26 @@ def test_realistic_spacy_models_releases(github: GitHubStandIn, capsys) -> None:
     assert run(capsys, "--pre")[0] == 0
     everything = anchors()
     assert "en_core_web_sm-2.0.0a4-py3-none-any.whl" in everything
-    assert len(everything) == 2 * count > len(final)
+    assert len(everything) == 2 * 1000 > len(final)
+
+
+def test_a_release_past_the_cap_is_looked_up_by_tag_when_asked_for(
+    github: GitHubStandIn, capsys
+) -> None:
+    github.load_spacy_models()
+    Path("requirements.in").write_text("spacy>=3.1,<3.2\nca_core_news_lg>=3.1.0,<3.2.0\n")
+
+    code, out, err = run(capsys)
+
+    assert code == 0, err
+    assert "ca_core_news_lg-3.1.0-py3-none-any.whl" in anchors()
+    assert "(1 found)" in out
+    by_tag = [r.path for r in github.api_requests() if "/releases/tags/" in r.path]
+    assert by_tag == ["/api/repos/explosion/spacy-models/releases/tags/ca_core_news_lg-3.1.0"]
+    before = len(github.api_requests())
+    assert run(capsys)[0] == 0  # again: answered from the ETag cache, but for the 422
+    again = [r for r in github.api_requests()[before:] if r.query.get("page") != "11"]
+    assert len(again) == 12 and all("if-none-match" in r.headers for r in again)
 
 
 # --- failures ---------------------------------------------------------------------------------

@@ -78,9 +78,10 @@ def test_token_drafts_and_scripted_failures() -> None:
         github.add_release(REPO, "v1", {"a-1.0.tar.gz": b"a"})
         github.add_release(REPO, "v2", {"a-2.0.tar.gz": b"b"}, draft=True)
         listing = f"{github.api_url}/repos/{REPO}/releases"
-        assert requests.get(listing).status_code == 401
+        assert [r["draft"] for r in requests.get(listing).json()] == [False]  # anonymous
         wrong = requests.get(listing, headers={"Authorization": "Bearer wrong"})
         assert wrong.status_code == 401 and wrong.json()["message"] == "Bad credentials"
+        assert "X-RateLimit-Remaining" not in wrong.headers  # notes row 13
         auth = {"Authorization": "Bearer secret"}
         assert [r["draft"] for r in requests.get(listing, headers=auth).json()] == [True, False]
         github.fail_with(502, times=2)

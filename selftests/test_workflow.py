@@ -369,7 +369,6 @@ def test_a_version_the_releases_do_not_offer_fails_and_names_its_source(project:
 
 
 def test_make_links_lists_1500_releases_then_reuses_them_with_304s(project: Project) -> None:
-    project.github.listing_cap = None  # TODO(issue 8): the client does not handle the cap yet
     project.github.add_synthetic("acme/models", 1500)
     project.env["MODEL_REPOS"] = "acme/models"
     page = project.path / "build/model-links.html"

@@ -1,0 +1,154 @@
+"""The template meets GitHub as it really is, end to end through `make`: the releases listing's
+cap, private repositories, downloads from another host, bad bodies, unfinished uploads, and
+GitHub Enterprise next to github.com. The stand-in follows ../shared/notes/github-releases-api.md
+(each behaviour cites its row there).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from e2e import WHEEL_380, Project, make_project
+from packages import MODEL_CODE, SPACY_CODE, make_wheel
+from standin import GitHubStandIn, run_standin
+
+pytestmark = pytest.mark.e2e
+TOKEN = "ghp_" + "PublicT0ken" * 3
+OTHER_TOKEN = "ghp_" + "CompanyT0ken" * 3
+
+
+@pytest.fixture
+def project(tmp_path: Path, template_copy: Path) -> Iterator[Project]:
+    with make_project(tmp_path, template_copy) as made:
+        yield made
+
+
+def publish_private_model(github: GitHubStandIn, repo: str, folder: Path) -> Path:
+    """A release of acme_model 1.0.0 (a wheel needing spacy) in ``repo``, made private."""
+    wheel = make_wheel(folder, "acme_model", "1.0.0", ["spacy>=3.8,<3.9"], code=MODEL_CODE)
+    github.add_release(repo, "acme_model-1.0.0", {wheel.name: wheel.read_bytes()}, digest=False)
+    github.make_private(repo)
+    return wheel
+
+
+def test_an_old_release_past_the_listing_cap_installs_by_name(project: Project) -> None:
+    count = project.github.load_spacy_models("acme/spacy-models")  # the 1,100 real releases
+    assert count > 1000
+    project.env["MODEL_REPOS"] = "acme/spacy-models"
+    project.publish_index(
+        make_wheel(project.path.parent / "idx", "spacy", "3.1.6", code=SPACY_CODE)
+    )
+    project.write("requirements.in", "spacy>=3.1,<3.2\nca_core_news_lg>=3.1.0,<3.2.0\n")
+
+    result = project.run("install")
+
+    assert "GitHub lists only the newest 1000 releases; older ones are looked up by tag" in (
+        result.stdout
+    )
+    assert project.python("import ca_core_news_lg; print(ca_core_news_lg.VERSION)") == "3.1.0"
+    assert "ca-core-news-lg==3.1.0 \\" in project.read("requirements.txt")
+    tags = [r.path for r in project.github.api_requests() if "/releases/tags/" in r.path]
+    assert set(tags) == {"/api/repos/acme/spacy-models/releases/tags/ca_core_news_lg-3.1.0"}
+    project.run("verify")
+
+
+def test_a_private_repository_next_to_a_public_one_sends_the_token_only_to_the_api(
+    project: Project,
+) -> None:
+    project.github.token = TOKEN
+    wheel = publish_private_model(project.github, "acme/private", project.path.parent / "acme")
+    project.env.update(GITHUB_TOKEN=TOKEN, MODEL_REPOS="explosion/spacy-models acme/private")
+    project.write("requirements.in", project.read("requirements.in") + "acme_model>=1,<2\n")
+
+    result = project.run("install")
+
+    assert project.python("import acme_model; print(acme_model.VERSION)") == "1.0.0"
+    assert project.python("import en_core_web_sm; print(en_core_web_sm.VERSION)") == "3.8.0"
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    assert f"--hash=sha256:{digest}" in project.read("requirements.txt")
+    carrying = {r.host for r in project.github.requests if "authorization" in r.headers}
+    assert carrying == {"api"}  # never github.com, never the storage host
+    assert project.github.downloads(wheel.name) == 1  # then pip reads the local copy
+    assert TOKEN not in result.stdout + result.stderr
+    project.run("verify")
+
+
+def test_a_private_release_file_without_a_token_says_which_token(project: Project) -> None:
+    project.github.token = TOKEN
+    publish_private_model(project.github, "acme/private", project.path.parent / "acme")
+    project.env.update(GITHUB_TOKEN=TOKEN, MODEL_REPOS="explosion/spacy-models acme/private")
+    project.run("links")
+    project.write("requirements.in", project.read("requirements.in") + "acme_model>=1,<2\n")
+    del project.env["GITHUB_TOKEN"]
+
+    result = project.run("install", ok=False)
+
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "acme/private is private, set the token" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("fault", ["html", "truncated"])
+def test_a_bad_download_is_refused_nothing_is_kept_and_the_next_run_recovers(
+    project: Project, fault: str
+) -> None:
+    if fault == "html":
+        project.github.serve_html_for(WHEEL_380)  # GitHub's "unicorn" page, with 200
+    else:
+        project.github.truncate(WHEEL_380)
+
+    failed = project.run("install", ok=False)
+
+    assert failed.returncode != 0 and "Traceback" not in failed.stderr
+    assert WHEEL_380 in failed.stderr and "nothing was kept" in failed.stderr
+    assert "HTML page" in failed.stderr if fault == "html" else "broke off" in failed.stderr
+    files = project.path / "build/release-files"
+    assert not (files / WHEEL_380).exists()
+    sums = (files / "SHA256SUMS").read_text() if (files / "SHA256SUMS").exists() else ""
+    assert WHEEL_380 not in sums and not (project.path / "requirements.txt").exists()
+
+    project.run("install")  # the server is good again: the same command recovers
+
+    assert project.python("import en_core_web_sm; print(en_core_web_sm.VERSION)") == "3.8.0"
+    project.run("verify")
+
+
+def test_an_unfinished_upload_is_not_linked(project: Project) -> None:
+    tag = "en_core_web_sm-3.8.0"
+    project.github.set_asset_state("explosion/spacy-models", tag, WHEEL_380, "starter")
+
+    result = project.run("links")
+
+    assert WHEEL_380 not in project.read("build/model-links.html")
+    assert "1 unfinished uploads skipped" in result.stdout
+
+
+def test_github_enterprise_next_to_github_each_with_its_own_token(project: Project) -> None:
+    """`MODEL_REPOS` names a GitHub Enterprise repository by its host; bare OWNER/NAME stays on
+    GITHUB_API_URL; each API gets only its own token (notes row 16)."""
+    project.github.token = TOKEN
+    with run_standin(ghes=True) as company:
+        company.token = OTHER_TOKEN
+        publish_private_model(company, "acme/models", project.path.parent / "acme")
+        host = company.api_root.removeprefix("http://")
+        variable = "GITHUB_TOKEN_" + host.upper().replace(".", "_").replace(":", "_")
+        project.env.update(
+            GITHUB_TOKEN=TOKEN,
+            MODEL_REPOS=f"explosion/spacy-models {company.api_root}/acme/models",
+            **{variable: OTHER_TOKEN},
+        )
+        project.write("requirements.in", project.read("requirements.in") + "acme_model>=1,<2\n")
+
+        result = project.run("install")
+
+        assert project.python("import acme_model; print(acme_model.VERSION)") == "1.0.0"
+        assert f"{host}/acme/models: 1 releases read" in result.stdout
+        assert all(r.path.startswith("/api/v3/") for r in company.api_requests())
+        public = {r.headers.get("authorization") for r in project.github.requests}
+        private = {r.headers.get("authorization") for r in company.requests}
+        assert public <= {None, f"Bearer {TOKEN}"} and f"Bearer {TOKEN}" in public
+        assert private <= {None, f"Bearer {OTHER_TOKEN}"} and f"Bearer {OTHER_TOKEN}" in private
+        assert {r.host for r in company.requests if "authorization" in r.headers} == {"api"}
