@@ -9,8 +9,10 @@ through the GitHub REST API, keeps the assets pip can install (.whl, .tar.gz, .z
 
 Each API page is cached with its ETag under build/cache/github/: a repeat run only asks GitHub
 "changed?" (If-None-Match), which costs no rate limit when nothing changed, and ``--offline``
-rebuilds both files from that cache alone. GITHUB_TOKEN, when set, is sent in the Authorization
-header and nowhere else: it is never printed, logged, put in a URL or written to a file.
+rebuilds both files from that cache alone. GitHub lists only the newest 1,000 releases; older
+ones are looked up by tag when a requirement names them. A token (GITHUB_TOKEN for
+GITHUB_API_URL's host, GITHUB_TOKEN_<HOST> for another) is sent in the Authorization header to
+its own API and nowhere else: it is never printed, logged, put in a URL or written to a file.
 """
 
 from __future__ import annotations
@@ -82,14 +84,17 @@ examples:
   python scripts/model_links.py                      # build/model-links.html of spacy-models
   python scripts/model_links.py --pre                # also releases marked prerelease
   python scripts/model_links.py --repo explosion/spacy-models --repo acme/models
-  GITHUB_TOKEN=... python scripts/model_links.py     # 5,000 requests an hour instead of 60
+  GITHUB_TOKEN=... python scripts/model_links.py     # a personal token: 5,000 requests an hour
+  MODEL_REPOS="explosion/spacy-models ghe.example.com/ml/models" python scripts/model_links.py
   python scripts/model_links.py --offline            # rebuild from build/cache/github only
   pip install --find-links build/model-links.html en_core_web_sm
 
 environment:
-  MODEL_REPOS            repositories to read when no --repo is given (space separated)
+  MODEL_REPOS            repositories to read when no --repo is given (space separated):
+                         OWNER/NAME on GITHUB_API_URL, or HOST/OWNER/NAME on another host
   GITHUB_API_URL         API base (default https://api.github.com; GitHub Enterprise: .../api/v3)
-  GITHUB_TOKEN           token for a higher rate limit and private repositories
+  GITHUB_TOKEN           token for GITHUB_API_URL's host: a higher rate limit, private repositories
+  GITHUB_TOKEN_<HOST>    token for another host (GITHUB_TOKEN_GHE_EXAMPLE_COM), never sent elsewhere
   MODEL_LINKS_MAX_WAIT   longest Retry-After (seconds) to wait on a secondary limit (default 60)
   MODEL_LINKS_BACKOFF    first backoff (seconds) when retrying connection errors and 5xx (0.5)
 """
