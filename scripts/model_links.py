@@ -60,6 +60,7 @@ DEFAULT_REPOS = ("explosion/spacy-models",)
 DEFAULT_API_URL = "https://api.github.com"
 API_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
 PER_PAGE = 100  # the most GitHub gives per page
+LISTING_CAP = 1000  # the releases GitHub's listing reaches (notes row 1); a page past it: 422
 MAX_PAGES = 1000  # 100,000 releases: more means the Link headers loop
 TIMEOUT = 30  # seconds to connect and between bytes read
 RETRY_AFTER_TRIES = 3  # retries on a secondary rate limit (403/429 with Retry-After)
@@ -485,7 +486,8 @@ def fetch_releases(api: GitHubAPI, repo: str, jobs: int = 4) -> tuple[list[dict[
     last = links.get("last", "")
     page_count = dict(parse_qsl(urlsplit(last).query)).get("page", "")
     if jobs > 1 and "next" in links and page_count.isdigit():
-        urls = [_with_page(last, page) for page in range(2, min(int(page_count), MAX_PAGES) + 1)]
+        pages_to_cap = LISTING_CAP // PER_PAGE  # past them, one page at a time finds the 422
+        urls = [_with_page(last, page) for page in range(2, min(int(page_count), pages_to_cap) + 1)]
         if urls and urls[0] == links["next"] and all(map(_inside(api), urls)):
             with ThreadPoolExecutor(max_workers=jobs) as pool:
                 results = list(pool.map(lambda url: api.get(url, repo, missing_ok=True), urls))
