@@ -7,6 +7,9 @@
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DELETE_ON_ERROR:
+# The locks are written whole or not at all (compile.py renames a finished file into place), and
+# make must never delete one, even when it is interrupted (`make install | head -1`).
+.PRECIOUS: requirements.txt requirements-dev.txt requirements-model.in
 .DEFAULT_GOAL := help
 MAKEFLAGS += --no-builtin-rules
 
@@ -39,11 +42,8 @@ export MODEL_REPOS GITHUB_API_URL FIND_LINKS PRE PACKAGES
 
 TOOLS := $(TOOLS_VENV)/bin
 LINKS := build/model-links.html
-# pip and pip-sync look for release packages on the links page and in build/wheels, then in
-# FIND_LINKS and whatever the user's own pip config names (expanded by the shell, not by make).
-FIND_LINKS_ENV := PIP_FIND_LINKS="$(LINKS) build/wheels $${FIND_LINKS-} $${PIP_FIND_LINKS-}"
-SYNC := $(FIND_LINKS_ENV) $(TOOLS)/pip-sync --quiet --python-executable $(VENV)/bin/python \
-  --pip-args "--require-hashes --no-deps"
+# The guarded pip-sync: the locks are checked first (scripts/sync.py).
+SYNC := $(TOOLS)/python scripts/sync.py --python $(VENV)/bin/python
 # pip-compile as the tools lock uses it: hashes, and no source or option of this machine's.
 TOOLS_COMPILE := CUSTOM_COMPILE_COMMAND="make tools-lock" $(TOOLS)/pip-compile --quiet \
   --no-config --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
@@ -115,6 +115,13 @@ wheels: | $(TOOLS_VENV)/.installed
 requirements.txt: requirements.in requirements-model.in | $(LINKS) $(TOOLS_VENV)/.installed
 	$(TOOLS)/python scripts/compile.py
 
+# `make lock` remakes the locks whatever the file times: after a hand edit that make refused,
+# it keeps their pins and nothing else of them.
+.PHONY: lock  ## remake requirements.txt and requirements-dev.txt now (keeping their pins)
+lock: | $(LINKS) $(TOOLS_VENV)/.installed
+	$(TOOLS)/python scripts/compile.py
+	$(if $(wildcard requirements-dev.in),$(TOOLS)/python scripts/compile.py --dev)
+
 # The test tools' lock, layered on requirements.txt (requirements-dev.in starts with
 # `-c requirements.txt`, so a package in both has one version); `make test` adds it.
 requirements-dev.txt: requirements-dev.in requirements.txt | $(TOOLS_VENV)/.installed
@@ -122,8 +129,9 @@ requirements-dev.txt: requirements-dev.in requirements.txt | $(TOOLS_VENV)/.inst
 
 # The project environment: made when missing, synced when requirements.txt is newer. The
 # pinned release files are fetched into build/release-files first (once per machine, whatever
-# the file times of a fresh clone), so pip-sync installs them from there. src/ is put on the
-# environment's path (a .pth file, no build and no hash to check), so your code imports.
+# the file times of a fresh clone), so pip-sync installs them from there; the lock is checked
+# before pip reads it (scripts/sync.py). src/ is put on the environment's path (a .pth file, no
+# build and no hash to check), so your code imports.
 $(VENV)/.synced: requirements.txt | $(LINKS) $(TOOLS_VENV)/.installed
 	$(check-python)
 	$(call venv,$(VENV))

@@ -49,6 +49,11 @@ wheels:
 requirements:
     {{ make }} requirements.txt
 
+# remake requirements.txt and requirements-dev.txt now (keeping their pins)
+[group('lock')]
+lock:
+    {{ make }} lock
+
 # compile requirements-dev.txt, the test tools (only when it or requirements.txt changed)
 [group('lock')]
 requirements-dev:

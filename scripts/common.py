@@ -29,6 +29,10 @@ USER_AGENT = "model-pipeline-template/1 (release links for pip find-links)"
 _CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
 
 
+UMASK = os.umask(0)
+os.umask(UMASK)
+
+
 class UserError(Exception):
     """A problem the user can fix: printed as one message, exit status 1, no traceback."""
 
@@ -55,6 +59,7 @@ def atomic_writer(path: Path, mode: str = "w") -> Iterator[IO]:
     try:
         with os.fdopen(fd, mode) as handle:
             yield handle
+        os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes 0600: give it the mode a new file gets
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -282,3 +287,34 @@ def read_requirement_lines(path: Path) -> list[Line]:
         joined = _HASH.sub("", joined).strip()
         lines.append(Line(start, joined, hashes))
     return lines
+
+
+def read_pins(path: Path) -> dict[str, str]:
+    """{canonical name: version} of the ``name==version`` lines of a requirements file; options
+    and garbled lines are passed over (the checks report those)."""
+    pins: dict[str, str] = {}
+    for line in read_requirement_lines(path) if path.is_file() else []:
+        try:
+            pin = None if line.is_option else line.pin()
+        except UserError:
+            continue
+        if pin:
+            pins[pin[0]] = pin[1]
+    return pins
+
+
+LINKS_PAGE = Path("build/model-links.html")
+WHEELS_DIR = Path("build/wheels")
+
+
+def pip_env(**extra: str) -> dict[str, str]:
+    """The environment pip runs in (pip-compile, pip-sync, pip): the links page, build/wheels,
+    FIND_LINKS and the user's own PIP_FIND_LINKS as find-links, in this order and in the
+    environment, so that no credential is ever on a command line that `ps` shows; and no GitHub
+    token, which neither pip nor a build it runs needs."""
+    links = [str(LINKS_PAGE)] if LINKS_PAGE.is_file() else []
+    if WHEELS_DIR.is_dir():
+        links.append(str(WHEELS_DIR))
+    links += os.environ.get("FIND_LINKS", "").split() + os.environ.get("PIP_FIND_LINKS", "").split()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_TOKEN")}
+    return {**env, "PIP_FIND_LINKS": " ".join(links), **extra}

@@ -37,7 +37,6 @@ import verify
 from model_links import Asset, read_manifest, write_links_page
 from release_files import (
     FILES_DIR,
-    LINKS_PAGE,
     MANIFEST,
     by_project,
     ensure_cached,
@@ -52,7 +51,6 @@ OUTPUT = Path("requirements.txt")
 DEV_SOURCES = (Path("requirements-dev.in"), OUTPUT)
 DEV_OUTPUT = Path("requirements-dev.txt")
 CONSTRAINTS = Path("build/release-constraints.txt")
-WHEELS_DIR = Path("build/wheels")
 EXAMPLES = """\
 examples:
   python scripts/compile.py                       # requirements.txt from the .in files
@@ -93,14 +91,6 @@ def write_constraints(names: set[str], index: dict[str, dict[Version, list[Asset
     lines = [f"{name}<={max(index[name])}\n" for name in sorted(names)]
     header = "# Made by scripts/compile.py: release packages stay within their releases.\n"
     common.atomic_write_text(CONSTRAINTS, header + "".join(lines))
-
-
-def find_links() -> list[str]:
-    """Find-links for pip-compile: the links page, build/wheels, then FIND_LINKS (secret-safe)."""
-    links = [str(LINKS_PAGE)] if LINKS_PAGE.is_file() else []
-    if WHEELS_DIR.is_dir():
-        links.append(str(WHEELS_DIR))
-    return links + os.environ.get("FIND_LINKS", "").split()
 
 
 def conflicts(stderr: str) -> list[tuple[str, str, str | None]]:
@@ -210,6 +200,14 @@ def explain(stderr: str, index: Index, sources: Sequence[Path]) -> CompileFailed
     return CompileFailed("pip-compile failed: " + " | ".join(tail), set())
 
 
+def check_inputs(sources: Sequence[Path]) -> None:
+    """Refuse to compile from input files that name a package source or hold a credential."""
+    problems = [p for path in sources if path.suffix == ".in" for p in verify.input_problems(path)]
+    problems += verify.input_problems(Path("requirements-model.in.raw"))
+    if problems:
+        raise common.UserError("\n".join(problems) + "\nnothing was compiled")
+
+
 def run_pip_compile(
     output: Path,
     only_binary: set[str],
@@ -227,8 +225,6 @@ def run_pip_compile(
     ]  # fmt: skip
     if sources == SOURCES:
         command += ["--constraint", str(CONSTRAINTS)]
-    for link in find_links():
-        command += ["--find-links", link]
     if only_binary:
         command += ["--pip-args", "--only-binary=" + ",".join(sorted(only_binary))]
     if os.environ.get("PRE"):
@@ -237,8 +233,9 @@ def run_pip_compile(
         command.append("--upgrade")
     for package in packages:
         command += ["--upgrade-package", package]
+    check_inputs(sources)
     command += [str(path) for path in sources if path.is_file() and path.suffix == ".in"]
-    env = {**os.environ, "CUSTOM_COMPILE_COMMAND": f"make {output_name(sources)}"}
+    env = common.pip_env(CUSTOM_COMPILE_COMMAND=f"make {output_name(sources)}")
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise explain(common.mask_url(result.stderr + result.stdout), index, sources)
@@ -255,9 +252,9 @@ def origin(name: str, version: str) -> str:
         sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--no-deps",
         "--ignore-installed", "--only-binary=:all:", "--report", "-", f"{name}=={version}",
     ]  # fmt: skip
-    for link in find_links():
-        command += ["--find-links", link]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        command, env=common.pip_env(), capture_output=True, text=True, check=False
+    )
     try:
         return common.mask_url(json.loads(result.stdout)["install"][0]["download_info"]["url"])
     except (ValueError, LookupError):
@@ -288,8 +285,7 @@ def kept_pins(upgrade: bool, packages: Sequence[str]) -> dict[str, str]:
     if (upgrade and not packages) or not OUTPUT.is_file():
         return {}
     moving = {canonicalize_name(name) for name in packages}
-    pins = (line.pin() for line in common.read_requirement_lines(OUTPUT) if not line.is_option)
-    return {name: version for name, version in filter(None, pins) if name not in moving}
+    return {n: v for n, v in common.read_pins(OUTPUT).items() if n not in moving}
 
 
 def compile_to(output: Path, upgrade: bool, packages: Sequence[str]) -> None:
@@ -299,7 +295,7 @@ def compile_to(output: Path, upgrade: bool, packages: Sequence[str]) -> None:
     # allows it, else the newest the range allows): pip then reads them from build/.
     pre = bool(os.environ.get("PRE"))
     ensure_cached(wanted_newest(SOURCES, assets, pre, kept_pins(upgrade, packages)), FILES_DIR)
-    write_links_page(assets, LINKS_PAGE, FILES_DIR)
+    write_links_page(assets, common.LINKS_PAGE, FILES_DIR)
     index = by_project(assets)
     names = release_names([*SOURCES, OUTPUT], index)
     conflict_retry = not upgrade and OUTPUT.is_file()
@@ -375,16 +371,17 @@ def inputs_digest(sources: Sequence[Path]) -> str:
 
 
 def record_inputs(text: str, sources: Sequence[Path]) -> str:
-    """Put the inputs' digest in the header of pip-compile's output (after its first block)."""
+    """Put the inputs' digest in the header of pip-compile's output (after its first block),
+    then seal it (verify.seal): a later hand edit shows."""
     header, _, rest = text.partition("\n\n")
-    return f"{header}\n{inputs_line(sources)}{inputs_digest(sources)}\n\n{rest}"
+    return verify.seal(f"{header}\n{inputs_line(sources)}{inputs_digest(sources)}\n\n{rest}")
 
 
 def up_to_date(sources: Sequence[Path]) -> bool:
     """True when the lock of ``sources`` records the digest of its inputs as they are now."""
     lock = output_name(sources)
     recorded = f"{inputs_line(sources)}{inputs_digest(sources)}\n"
-    return lock.is_file() and recorded in lock.read_text()
+    return lock.is_file() and recorded in lock.read_text() and not verify.seal_problems(lock)
 
 
 def _all(versions: dict[Version, list[Asset]]) -> list[Asset]:
@@ -420,7 +417,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.check:
             return check_locks()
         if not args.upgrade and up_to_date(sources):
-            os.utime(lock)  # newer than its inputs again, so make is satisfied too
+            if any(
+                path.is_file() and path.stat().st_mtime > lock.stat().st_mtime for path in sources
+            ):
+                os.utime(lock)  # newer than its inputs again, so make is satisfied too
             if not args.quiet:
                 print(f"compile: {lock} is up to date with its inputs")
             return 0
@@ -446,8 +446,11 @@ def scratch_copy(lock: Path) -> Iterator[Path]:
     os.close(handle)
     temp = Path(name)
     try:
-        if lock.is_file():
+        if lock.is_file() and not verify.seal_problems(lock):
             shutil.copyfile(lock, temp)
+        elif lock.is_file():  # changed by hand: keep its pins, and nothing else of it
+            pins = common.read_pins(lock)
+            temp.write_text("".join(f"{name}=={version}\n" for name, version in pins.items()))
         yield temp
     finally:
         temp.unlink(missing_ok=True)

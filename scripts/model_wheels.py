@@ -55,6 +55,11 @@ def parse_line(raw: Path, number: int, text: str) -> WheelURL:
     where = f"{raw}:{number}"
     url, _, fragment = text.partition("#")
     parts = urlsplit(url)
+    if parts.username or parts.password:
+        raise common.UserError(
+            f"{where}: the URL holds a credential, which would be committed: remove it and put "
+            "it in ~/.netrc (machine HOST login USER password SECRET), which downloads read"
+        )
     if parts.scheme not in ("http", "https") or not parts.path:
         raise common.UserError(
             f"{where}: {common.mask_url(text)!r} is not a URL; write one http(s):// "

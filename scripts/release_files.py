@@ -29,7 +29,7 @@ from model_links import Asset, read_manifest, token_for, write_links_page
 
 MANIFEST = Path("build/model-assets.json")
 FILES_DIR = Path("build/release-files")
-LINKS_PAGE = Path("build/model-links.html")
+LINKS_PAGE = common.LINKS_PAGE
 EXAMPLES = """\
 examples:
   python scripts/release_files.py --newest requirements.in requirements-model.in

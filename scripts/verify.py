@@ -11,6 +11,7 @@ too. Whether requirements.txt is what the .in files compile to now is `compile.p
 from __future__ import annotations
 
 import argparse
+import hashlib
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,7 +31,12 @@ from release_files import (
     wanted_pinned,
 )
 
-INPUTS = (Path("requirements.in"), Path("requirements-model.in"), Path("requirements-dev.in"))
+INPUTS = (
+    Path("requirements.in"),
+    Path("requirements-model.in"),
+    Path("requirements-dev.in"),
+    Path("requirements-model.in.raw"),
+)
 SOURCE_OPTIONS = ("-f", "--find-links", "-i", "--index-url", "--extra-index-url", "--trusted-host")
 # user:password@ in a URL, and the token formats of GitHub, GitLab and PyPI.
 CREDENTIAL = re.compile(
@@ -56,6 +62,22 @@ def credential_problems(path: Path) -> list[str]:
     ]
 
 
+def input_problems(path: Path) -> list[str]:
+    """Problems of an input file (an .in file, the .raw file): a credential anywhere in it, or
+    an option that names a package source, which would be used silently and then committed."""
+    problems = credential_problems(path)
+    if path.suffix != ".in" or not path.is_file():
+        return problems
+    for line in common.read_requirement_lines(path):
+        option = line.text.split()[0].split("=")[0] if line.is_option else ""
+        if option in SOURCE_OPTIONS:
+            problems.append(
+                f"{path}:{line.number}: names a package source ({option}); sources belong in "
+                "FIND_LINKS or your pip config, never in a committed file: remove the line"
+            )
+    return problems
+
+
 def release_problems(
     path: Path, line: common.Line, releases: dict[Version, list[Asset]], sums: dict[str, str]
 ) -> list[str]:
@@ -68,12 +90,12 @@ def release_problems(
         return [
             f"{where} is not a version the releases offer (newest: {offered}); it came from "
             "another source (an index or find-links location). Pin a range the releases offer "
-            "in requirements.in, then run `make requirements.txt`"
+            "in requirements.in, then run `make lock`"
         ]
     files = installable_files(files)
     problems = [
         f"{FILES_DIR / a.filename}: its sha256 is not the one recorded when it was downloaded "
-        f"(it was changed since); delete it and run `make install` to fetch it again"
+        f"(it was changed since); delete it and run `make sync` to fetch it again and reinstall"
         for a in files
         if (FILES_DIR / a.filename).is_file()
         and common.sha256_file(FILES_DIR / a.filename) != (a.sha256 or sums.get(a.filename))
@@ -83,14 +105,45 @@ def release_problems(
         problems.append(
             f"{where} carries hashes {sorted(set(line.hashes) - expected) or 'missing some'} "
             f"where the release files have exactly {sorted(expected)}; "
-            "run `make requirements.txt` (never edit hashes by hand)"
+            "run `make lock` (never edit hashes by hand)"
         )
     return problems
 
 
+SEAL = "# lock sha256: "  # the digest of the rest of the lock, recorded when make wrote it
+
+
+def seal(text: str) -> str:
+    """``text`` (a compiled lock) with a ``# lock sha256:`` line recording the digest of the rest,
+    after its header's inputs line: any later change to the file shows."""
+    lines = [line for line in text.splitlines(keepends=True) if not line.startswith(SEAL)]
+    digest = hashlib.sha256("".join(lines).encode()).hexdigest()
+    at = next((i + 1 for i, line in enumerate(lines) if line.startswith("# inputs (")), len(lines))
+    return "".join([*lines[:at], f"{SEAL}{digest}\n", *lines[at:]])
+
+
+def seal_problems(path: Path) -> list[str]:
+    """A problem when the lock at ``path`` was not written by make, or was changed since."""
+    text = path.read_text()
+    if SEAL not in text:
+        return [
+            f"{path} has no `{SEAL.strip()}` line, so make did not write it (or an older "
+            f"template did): run `make lock` to remake it, keeping its pins, and review "
+            f"`git diff {path}`"
+        ]
+    if seal(text) != text:
+        return [
+            f"{path} was changed since make wrote it (edited by hand, or merged): restore it "
+            f"(`git checkout -- {path}`), or run `make lock` to remake it keeping its pins, and "
+            f"review `git diff {path}`"
+        ]
+    return []
+
+
 def check(path: Path, assets: list[Asset], sums: dict[str, str]) -> list[str]:
-    """Every problem in the compiled requirements file at ``path``, one message each."""
-    problems: list[str] = credential_problems(path)
+    """Every problem in the compiled requirements file at ``path``, one message each; none of
+    them needs the network."""
+    problems: list[str] = seal_problems(path) + credential_problems(path)
     index = by_project(assets)
     for line in common.read_requirement_lines(path):
         if line.is_option:
@@ -98,7 +151,7 @@ def check(path: Path, assets: list[Asset], sums: dict[str, str]) -> list[str]:
             if option in SOURCE_OPTIONS:
                 problems.append(
                     f"{path}:{line.number}: names a package source ({option}); sources belong "
-                    "in FIND_LINKS or pip's config, never in the file: run `make requirements.txt`"
+                    "in FIND_LINKS or pip's config, never in the file: run `make lock`"
                 )
             continue
         try:
@@ -110,12 +163,10 @@ def check(path: Path, assets: list[Asset], sums: dict[str, str]) -> list[str]:
         if req.url or pin is None:
             problems.append(
                 f"{path}:{line.number}: {line.text} is not pinned with == to a version; "
-                "run `make requirements.txt`"
+                "run `make lock`"
             )
         elif not line.hashes:
-            problems.append(
-                f"{path}:{line.number}: {line.text} has no --hash; run `make requirements.txt`"
-            )
+            problems.append(f"{path}:{line.number}: {line.text} has no --hash; run `make lock`")
         elif canonicalize_name(req.name) in index:
             problems += release_problems(path, line, index[canonicalize_name(req.name)], sums)
     return problems
@@ -136,8 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         dest="sources",
         type=Path,
         action="append",
-        help="an input file to search for credentials (default: requirements.in, "
-        "requirements-model.in and requirements-dev.in)",
+        help="an input file to search for credentials and source options (default: "
+        "requirements.in, requirements-model.in, requirements-dev.in, requirements-model.in.raw)",
     )
     parser.add_argument("--manifest", type=Path, default=MANIFEST)
     parser.add_argument("-q", "--quiet", action="store_true")
@@ -151,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             sums = ensure_cached(wanted_pinned(lock, assets), FILES_DIR, quiet=True)
             problems += check(lock, assets, sums)
         for source in args.sources or INPUTS:
-            problems += credential_problems(source)
+            problems += input_problems(source)
     except common.UserError as exc:
         return common.error(str(exc))
     for problem in problems:

@@ -108,20 +108,27 @@ def test_downloads_each_url_once_and_writes_sorted_pins(server: FileServer, work
     assert (work / "requirements-model.in").stat().st_mtime_ns == mtime  # unchanged: not rewritten
 
 
-def test_credentials_are_sent_but_never_printed_or_written(
-    server: FileServer, work: Path, capsys: pytest.CaptureFixture[str]
+def test_credentials_stay_out_of_the_file_and_netrc_sends_them(
+    server: FileServer, work: Path, capsys: pytest.CaptureFixture[str], monkeypatch
 ) -> None:
     name, _ = publish(server, work, "private_model", "2.0")
     secret_url = server.url.replace("http://", "http://buyer:licence-k3y@")
-    (work / "requirements-model.in.raw").write_text(f"{secret_url}/{name}\nftp{secret_url[4:]}/\n")
-
-    assert model_wheels.main([]) == 1  # line 2 is bad: nothing is downloaded
     (work / "requirements-model.in.raw").write_text(f"{secret_url}/{name}\n")
+
+    assert model_wheels.main([]) == 1  # a credential in a committed file is refused
+    err = capsys.readouterr().err
+    assert "requirements-model.in.raw:1: the URL holds a credential" in err and "~/.netrc" in err
+    assert "licence-k3y" not in err and server.log == []
+
+    netrc = work / "netrc"  # the fix the message gives: the credential in ~/.netrc
+    netrc.write_text("machine 127.0.0.1 login buyer password licence-k3y\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    (work / "requirements-model.in.raw").write_text(f"{server.url}/{name}\n")
     assert model_wheels.main([]) == 0
 
     out = capsys.readouterr()
     assert "licence-k3y" not in out.out + out.err
-    assert "****@" in out.err
     assert server.log[-1][1] and server.log[-1][1].startswith("Basic ")
     for data in state(work).values():
         assert b"licence-k3y" not in data and b"127.0.0.1" not in data

@@ -14,10 +14,22 @@ MODEL = Asset("en-core-web-sm", "3.8.0", "en_core_web_sm-3.8.0-py3-none-any.whl"
               "https://example.org/m.whl", H1, "explosion/spacy-models", "t", False)  # fmt: skip
 
 
-def problems(tmp_path: Path, text: str) -> list[str]:
+def problems(tmp_path: Path, text: str, sealed: bool = True) -> list[str]:
     path = tmp_path / "requirements.txt"
-    path.write_text(text)
+    path.write_text(verify.seal(text) if sealed else text)
     return verify.check(path, [MODEL], {})
+
+
+def test_a_lock_changed_after_make_wrote_it_is_refused(tmp_path: Path) -> None:
+    text = f"en-core-web-sm==3.8.0 \\\n    --hash=sha256:{H1}\n"
+    path = tmp_path / "requirements.txt"
+    path.write_text(verify.seal(text).replace("3.8.0", "3.8.0 ; python_version > '3'"))
+
+    found = verify.check(path, [MODEL], {})
+
+    assert len(found) == 1 and "was changed since make wrote it" in found[0]
+    assert "`make lock`" in found[0] and "git checkout -- " in found[0]
+    assert "has no `# lock sha256:` line" in problems(tmp_path, text, sealed=False)[0]
 
 
 def test_a_good_file_has_no_problem(tmp_path: Path) -> None:
