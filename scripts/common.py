@@ -6,18 +6,21 @@ Each script imports this module from its own folder (``python scripts/x.py`` put
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 import requests
+import urllib3
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from requests.adapters import HTTPAdapter
@@ -35,6 +38,30 @@ os.umask(UMASK)
 
 class UserError(Exception):
     """A problem the user can fix: printed as one message, exit status 1, no traceback."""
+
+
+def guarded(main: Callable[[Sequence[str] | None], int]) -> Callable[[Sequence[str] | None], int]:
+    """Wrap a script's ``main``: a UserError, an OSError (a full disk, a name too long) or
+    Ctrl-C ends it with one line and an exit status, never a traceback. What the scripts write
+    is written whole or not at all (``atomic_writer``), so an interruption loses nothing."""
+
+    @functools.wraps(main)
+    def run(argv: Sequence[str] | None = None) -> int:
+        try:
+            return main(argv)
+        except UserError as exc:
+            return error(str(exc))
+        except KeyboardInterrupt:
+            print("interrupted: nothing was changed; run the same command again", file=sys.stderr)
+            return 130
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            return error(
+                f"{where}{exc.strerror or exc} (nothing was changed): free some disk space or "
+                "fix the path, then run the same command again"
+            )
+
+    return run
 
 
 def mask_url(text: str) -> str:
@@ -135,6 +162,36 @@ class Progress:
         self.shown = done >= self.total
 
 
+MAX_BODY = 64 * 2**20  # the most an API answer may be: a page of 100 releases is ~1 MB
+MAX_DOWNLOAD = 8 * 2**30  # the most a download whose size nobody gave may be
+TIMEOUT = (10, 60)  # seconds to connect, and the longest silence while reading
+MIN_RATE = 8 * 1024  # bytes per second a transfer must average once GRACE seconds have passed
+GRACE = 30.0  # so a 500 MB model completes on a slow link, and a trickle does not hold a run
+
+
+def blocks(response: requests.Response, limit: int, what: str) -> Iterator[bytes]:
+    """The body of ``response`` block by block, refused (UserError) past ``limit`` bytes, or
+    when it arrives slower than MIN_RATE on average after the first GRACE seconds."""
+    start, done = time.monotonic(), 0
+    try:
+        # read1: whatever has arrived (at most 64 KiB), so a trickle is seen as one
+        while block := response.raw.read1(1 << 16, decode_content=True):
+            done += len(block)
+            if done > limit:
+                raise UserError(f"{what} is larger than the {limit} bytes expected: refused")
+            elapsed = time.monotonic() - start
+            if elapsed > GRACE and done < MIN_RATE * elapsed:
+                raise UserError(
+                    f"{what} arrives too slowly ({done} bytes in {elapsed:.0f} s): the server "
+                    "or the network is stalling; try again later"
+                )
+            yield block
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+        raise UserError(
+            f"{what} broke off after {done} bytes ({type(exc).__name__}); try again later"
+        ) from None
+
+
 class NotFound(UserError):
     """A download answered 404."""
 
@@ -168,14 +225,16 @@ def download(
     auth = None if netrc else _NoAuth()
     try:
         response = session.get(
-            url, headers=headers, stream=True, timeout=60, allow_redirects=False, auth=auth
+            url, headers=headers, stream=True, timeout=TIMEOUT, allow_redirects=False, auth=auth
         )
         for _ in range(5):
             if not response.is_redirect:
                 break
             response.close()
             url = requests.compat.urljoin(url, response.headers["Location"])
-            response = session.get(url, stream=True, timeout=60, allow_redirects=False, auth=auth)
+            response = session.get(
+                url, stream=True, timeout=TIMEOUT, allow_redirects=False, auth=auth
+            )
     except requests.RequestException as exc:
         raise UserError(f"could not download {mask_url(url)}: {type(exc).__name__}") from None
     with response:
@@ -190,26 +249,17 @@ def download(
             )
         progress = Progress(target.name, size or int(response.headers.get("Content-Length") or 0))
         digest, done = hashlib.sha256(), 0
-        try:
-            with atomic_writer(target, "wb") as handle:
-                for block in response.iter_content(1 << 20):
-                    done += len(block)
-                    if size is not None and done > size:
-                        break
-                    handle.write(block)
-                    digest.update(block)
-                    progress.update(done)
-                if size is not None and done != size:
-                    raise UserError(
-                        f"{target.name}: the download gave {'more than ' if done > size else ''}"
-                        f"{done} bytes where GitHub lists {size}"
-                    )
-                if sha256 and digest.hexdigest() != sha256:
-                    raise UserError(f"{target.name} has sha256 {digest.hexdigest()}, not {sha256}")
-        except requests.RequestException as exc:
-            raise UserError(
-                f"the download of {target.name} broke off after {done} bytes ({type(exc).__name__})"
-            ) from None
+        with atomic_writer(target, "wb") as handle:
+            limit = MAX_DOWNLOAD if size is None else size
+            for block in blocks(response, limit, f"the download of {target.name}"):
+                done += len(block)
+                handle.write(block)
+                digest.update(block)
+                progress.update(done)
+            if size is not None and done != size:
+                raise UserError(f"{target.name}: the download gave {done} bytes, not {size}")
+            if sha256 and digest.hexdigest() != sha256:
+                raise UserError(f"{target.name} has sha256 {digest.hexdigest()}, not {sha256}")
     return digest.hexdigest()
 
 

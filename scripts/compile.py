@@ -388,6 +388,7 @@ def _all(versions: dict[Version, list[Asset]]) -> list[Asset]:
     return [asset for files in versions.values() for asset in files]
 
 
+@common.guarded
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],

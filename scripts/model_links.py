@@ -47,9 +47,13 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from common import (
+    MAX_BODY,
+    TIMEOUT,
     UserError,
     atomic_write_text,
+    blocks,
     error,
+    guarded,
     http_session,
     mask_url,
     read_requirement_lines,
@@ -62,7 +66,6 @@ API_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": 
 PER_PAGE = 100  # the most GitHub gives per page
 LISTING_CAP = 1000  # the releases GitHub's listing reaches (notes row 1); a page past it: 422
 MAX_PAGES = 1000  # 100,000 releases: more means the Link headers loop
-TIMEOUT = 30  # seconds to connect and between bytes read
 RETRY_AFTER_TRIES = 3  # retries on a secondary rate limit (403/429 with Retry-After)
 INSTALLABLE = (".whl", ".tar.gz", ".zip")
 # OWNER/NAME as GitHub allows them.
@@ -244,7 +247,10 @@ def release_assets(
         stats.releases += 1
         if release.get("draft") or (release.get("prerelease") and not pre):
             continue
-        for item in release.get("assets") or []:
+        items = release.get("assets")
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, dict):
+                continue
             name, url = str(item.get("name", "")), str(item.get("browser_download_url", ""))
             if not name.endswith(INSTALLABLE):
                 continue  # checksums, notes, ...
@@ -322,8 +328,12 @@ class GitHubAPI:
             cached = json.loads(cache_file.read_text())
         except (OSError, ValueError):
             cached = None
-        if not (isinstance(cached, dict) and {"etag", "links", "body"} <= cached.keys()):
-            cached = None  # missing, or not written by this script: ask GitHub afresh
+        if not (
+            isinstance(cached, dict)
+            and {"etag", "links", "body", "sha256"} <= cached.keys()
+            and cached["sha256"] == _digest(cached["body"])
+        ):
+            cached = None  # missing, damaged, or not written by this script: ask GitHub afresh
         if self.offline:
             if cached is None:
                 raise UserError(
@@ -349,6 +359,7 @@ class GitHubAPI:
         etag = response.headers.get("ETag")
         if etag and self.save_cache:
             entry = {"url": mask_url(url), "etag": etag, "links": links, "body": body}
+            entry["sha256"] = _digest(body)
             atomic_write_text(cache_file, json.dumps(entry, sort_keys=True) + "\n")
         return body, links
 
@@ -356,7 +367,9 @@ class GitHubAPI:
         """GET ``url``; wait out a secondary rate limit's Retry-After (if short) and try again."""
         for attempt in range(RETRY_AFTER_TRIES + 1):
             try:
-                response = self.session.get(url, headers=headers, timeout=TIMEOUT)
+                response = self.session.get(url, headers=headers, timeout=TIMEOUT, stream=True)
+                # The whole body, within a size cap and a minimum rate (common.blocks).
+                response._content = b"".join(blocks(response, MAX_BODY, mask_url(url)))
             except requests.RequestException as exc:
                 raise UserError(
                     f"cannot reach {mask_url(url)} ({_reason(exc)}), even after retries: "
@@ -438,11 +451,17 @@ def _retry_after(response: requests.Response) -> float | None:
     return float(value) if value.isdigit() else None
 
 
+def _digest(body: Any) -> str:
+    """A sha256 of a cached JSON body, so a damaged cache entry is not trusted."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
 def _utc(epoch: str | None) -> str:
     """An X-RateLimit-Reset epoch as ``YYYY-MM-DD HH:MM:SS UTC``."""
-    if not epoch or not epoch.isdigit():
+    try:
+        return datetime.fromtimestamp(int(epoch or ""), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (ValueError, OverflowError, OSError):
         return "an unknown time"
-    return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _api_message(response: requests.Response) -> str:
@@ -693,6 +712,7 @@ def link_repo(
     return assets
 
 
+@guarded
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:

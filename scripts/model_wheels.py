@@ -146,6 +146,7 @@ def fetch_all(wheels: list[WheelURL], dest: Path, raw: Path, quiet: bool) -> Non
         session.close()
 
 
+@common.guarded
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],

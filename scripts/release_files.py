@@ -166,6 +166,7 @@ def release_hashes(assets: Iterable[Asset], sums: dict[str, str]) -> set[str]:
     return {a.sha256 or sums[a.filename] for a in assets if a.sha256 or a.filename in sums}
 
 
+@common.guarded
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],

@@ -59,6 +59,7 @@ def explain(output: str) -> str:
     return f"pip-sync failed: {first.strip()[:300]}"
 
 
+@common.guarded
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],

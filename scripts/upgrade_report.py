@@ -105,6 +105,7 @@ def release_packages(manifest: Path) -> Pages:
     return pages
 
 
+@common.guarded
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],

@@ -172,6 +172,7 @@ def check(path: Path, assets: list[Asset], sums: dict[str, str]) -> list[str]:
     return problems
 
 
+@common.guarded
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
