@@ -318,10 +318,15 @@ def read_requirement_lines(path: Path) -> list[Line]:
     Blank lines and comments (``#`` at the start or after white space) are dropped; ``--hash``
     options are taken off the requirement and kept in ``Line.hashes``.
     """
+    return read_requirement_lines_of(path.read_text())
+
+
+def read_requirement_lines_of(text: str) -> list[Line]:
+    """``read_requirement_lines`` of the ``text`` of a requirements file."""
     lines: list[Line] = []
     pending: list[str] = []
     start = 0
-    for number, raw in enumerate(path.read_text().splitlines(), start=1):
+    for number, raw in enumerate(text.splitlines(), start=1):
         text = re.split(r"(?:^|\s)#", raw, maxsplit=1)[0].rstrip()
         if not pending:
             start = number

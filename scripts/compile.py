@@ -34,7 +34,7 @@ from packaging.version import Version
 
 import common
 import verify
-from model_links import Asset, read_manifest, write_links_page
+from model_links import Asset, read_manifest, wanted_requirements, write_links_page
 from release_files import (
     FILES_DIR,
     MANIFEST,
@@ -42,7 +42,6 @@ from release_files import (
     ensure_cached,
     installable_files,
     release_hashes,
-    wanted_newest,
 )
 
 SOURCES = (Path("requirements.in"), Path("requirements-model.in"))
@@ -51,6 +50,7 @@ OUTPUT = Path("requirements.txt")
 DEV_SOURCES = (Path("requirements-dev.in"), OUTPUT)
 DEV_OUTPUT = Path("requirements-dev.txt")
 CONSTRAINTS = Path("build/release-constraints.txt")
+RELEASE_INPUT = Path("build/release-requirements.in")
 EXAMPLES = """\
 examples:
   python scripts/compile.py                       # requirements.txt from the .in files
@@ -235,6 +235,8 @@ def run_pip_compile(
         command += ["--upgrade-package", package]
     check_inputs(sources)
     command += [str(path) for path in sources if path.is_file() and path.suffix == ".in"]
+    if sources == SOURCES:
+        command.append(str(RELEASE_INPUT))
     env = common.pip_env(CUSTOM_COMPILE_COMMAND=f"make {output_name(sources)}")
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -288,34 +290,95 @@ def kept_pins(upgrade: bool, packages: Sequence[str]) -> dict[str, str]:
     return {n: v for n, v in common.read_pins(OUTPUT).items() if n not in moving}
 
 
-def compile_to(output: Path, upgrade: bool, packages: Sequence[str]) -> None:
-    """Compile into ``output`` and make it pass the guard; raise UserError if it cannot."""
-    assets = read_manifest(MANIFEST) if MANIFEST.is_file() else []
-    # Cache the release files the compile will pin first (the pinned version while its range
-    # allows it, else the newest the range allows): pip then reads them from build/.
+def choose_releases(
+    names: set[str], index: Index, keep: dict[str, str], tried: dict[str, set[Version]]
+) -> dict[str, Asset]:
+    """The release file to compile with for each release package in ``names``: of the versions
+    its ranges in the .in files allow (any, for one that came in as a dependency) and not yet
+    ``tried``, the one ``keep`` pins, else the newest. A package with none left is left out,
+    so that pip's own message says why."""
+    specs = wanted_requirements(SOURCES)
     pre = bool(os.environ.get("PRE"))
-    ensure_cached(wanted_newest(SOURCES, assets, pre, kept_pins(upgrade, packages)), FILES_DIR)
-    write_links_page(assets, common.LINKS_PAGE, FILES_DIR)
+    chosen = {}
+    for name in sorted(names):
+        allowed = [
+            version
+            for version in specs.get(name, SpecifierSet()).filter(index[name], pre or None)
+            if version not in tried.get(name, set())
+        ]
+        kept = Version(keep[name]) if name in keep else None
+        version = kept if kept in allowed else max(allowed, default=None)
+        files = installable_files(index[name][version]) if version is not None else []
+        if files:
+            chosen[name] = sorted(files, key=lambda a: not a.filename.endswith(".whl"))[0]
+    return chosen
+
+
+def write_release_input(chosen: dict[str, Asset]) -> None:
+    """Name each chosen release package as a direct reference to its file in build/: pip then
+    takes that file and nothing else for the name, so no look-alike on an index or in
+    find-links (another version, a local version, a wheel with other tags, an sdist) is ever
+    read, let alone built."""
+    lines = [
+        f"{name} @ {(FILES_DIR / asset.filename).resolve().as_uri()}\n"
+        for name, asset in sorted(chosen.items())
+    ]
+    header = "# Made by scripts/compile.py: each release package is its release file.\n"
+    common.atomic_write_text(RELEASE_INPUT, header + "".join(lines))
+
+
+def unreference(text: str, chosen: dict[str, Asset]) -> str:
+    """pip-compile's output with each ``name @ file:...`` of ``chosen`` written ``name==VERSION``
+    and no ``-r build/release-requirements.in`` among the reasons it gives."""
+    for name, asset in chosen.items():
+        text = re.sub(rf"(?m)^{re.escape(name)} @ file:\S+", f"{name}=={asset.version}", text)
+    text = re.sub(rf"(?m)^    #   -r {re.escape(str(RELEASE_INPUT))}\n", "", text)
+    return re.sub(r"(?m)^    # via\n    #   (\S.*)\n(?!    #   )", r"    # via \1\n", text)
+
+
+def compile_to(output: Path, upgrade: bool, packages: Sequence[str]) -> None:
+    """Compile into ``output`` and make it pass the guard; raise UserError if it cannot.
+
+    Each release package is compiled as a direct reference to a release file (see
+    ``write_release_input``): the version its pin keeps while the ranges allow, else the newest.
+    When pip finds that version in conflict with another requirement, the next lower one is
+    tried, then the non-release packages in the conflict are re-resolved once.
+    """
+    assets = read_manifest(MANIFEST) if MANIFEST.is_file() else []
     index = by_project(assets)
     names = release_names([*SOURCES, OUTPUT], index)
+    keep = kept_pins(upgrade, packages)
+    tried: dict[str, set[Version]] = {}
     conflict_retry = not upgrade and OUTPUT.is_file()
-    for _ in range(5):
+    for _ in range(20):
+        chosen = choose_releases(names, index, keep, tried)
+        ensure_cached(chosen.values(), FILES_DIR)  # pip reads them from build/, once
+        write_links_page(assets, common.LINKS_PAGE, FILES_DIR)
+        write_release_input(chosen)
         write_constraints(names, index)
         wheel_only = {n for n in names if any(a.filename.endswith(".whl") for a in _all(index[n]))}
         try:
             run_pip_compile(output, wheel_only, upgrade, packages, index)
         except CompileFailed as failure:
-            if not (conflict_retry and failure.conflict):
+            moving = failure.conflict & chosen.keys()
+            for name in moving:  # a lower release of each, if its range allows one
+                tried.setdefault(name, set()).add(Version(chosen[name].version))
+                keep.pop(name, None)
+            if moving and choose_releases(moving, index, keep, tried).keys() == moving:
+                continue
+            if not (conflict_retry and failure.conflict - chosen.keys()):
                 raise
-            conflict_retry = False  # once: re-resolve the conflicting packages from scratch
-            packages = sorted(set(packages) | failure.conflict)
+            conflict_retry = False  # once: re-resolve the other conflicting packages afresh
+            packages = sorted(set(packages) | (failure.conflict - chosen.keys()))
+            tried.clear()
             continue
         pinned = release_names([output], index)
         if pinned <= names:
             break
         names |= pinned  # a release package came in as a dependency: hold it too, recompile
     hashes: dict[str, set[str]] = {}
-    for line in common.read_requirement_lines(output):
+    text = unreference(output.read_text(), chosen)
+    for line in common.read_requirement_lines_of(text):
         name, version = (None if line.is_option else line.pin()) or ("", "")
         if name not in index:
             continue
@@ -329,7 +392,7 @@ def compile_to(output: Path, upgrade: bool, packages: Sequence[str]) -> None:
             )
         files = installable_files(index[name][Version(version)])
         hashes[name] = release_hashes(files, ensure_cached(files, FILES_DIR, quiet=True))
-    text = set_release_hashes(output.read_text(), hashes)
+    text = set_release_hashes(text, hashes)
     common.atomic_write_text(output, record_inputs(text, SOURCES))
     sums = common.read_sha256sums(FILES_DIR / "SHA256SUMS")
     guard(output, OUTPUT, assets, sums)

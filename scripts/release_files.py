@@ -7,10 +7,8 @@ one), records every file's sha256 in build/release-files/SHA256SUMS, and rewrite
 so that its link for a cached file points at the copy in build/: pip and pip-compile then read
 and hash it locally.
 
-Which files:
-  --newest FILE ...   for each release package a requirement file names, the newest release
-                      version its range allows (what a compile will most likely choose);
-  --pinned FILE       the versions pinned in a compiled requirements.txt.
+compile.py fetches the files it compiles with; `make install` runs this script with
+``--pinned requirements.txt`` to fetch the pinned ones (once per machine: a fresh clone).
 """
 
 from __future__ import annotations
@@ -19,9 +17,8 @@ import argparse
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from packaging.specifiers import SpecifierSet
 from packaging.tags import sys_tags
-from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.utils import parse_wheel_filename
 from packaging.version import Version
 
 import common
@@ -32,7 +29,6 @@ FILES_DIR = Path("build/release-files")
 LINKS_PAGE = common.LINKS_PAGE
 EXAMPLES = """\
 examples:
-  python scripts/release_files.py --newest requirements.in requirements-model.in
   python scripts/release_files.py --pinned requirements.txt
 """
 
@@ -55,44 +51,6 @@ def by_project(assets: Iterable[Asset]) -> dict[str, dict[Version, list[Asset]]]
     for asset in assets:
         index.setdefault(asset.project, {}).setdefault(Version(asset.version), []).append(asset)
     return index
-
-
-def newest_allowed(
-    versions: Iterable[Version], specifier: SpecifierSet, pre: bool
-) -> Version | None:
-    """The highest of ``versions`` inside ``specifier`` (prereleases only when ``pre``)."""
-    allowed = list(specifier.filter(versions, prereleases=pre or None))
-    return max(allowed, default=None)
-
-
-def wanted_newest(
-    paths: Sequence[Path], assets: list[Asset], pre: bool, keep: dict[str, str] | None = None
-) -> list[Asset]:
-    """Release files of the version a compile will most likely pin for each release package
-    ``paths`` name: the one ``keep`` pins while the range allows it, else the newest allowed."""
-    index = by_project(assets)
-    wanted: list[Asset] = []
-    for path in paths:
-        if not path.is_file():
-            continue
-        for line in common.read_requirement_lines(path):
-            if line.is_option:
-                continue
-            try:
-                req = line.requirement()
-            except common.UserError:
-                continue  # pip-compile reports a garbled line with its own words
-            versions = index.get(canonicalize_name(req.name))
-            if not versions or (req.marker and not req.marker.evaluate()):
-                continue
-            kept = (keep or {}).get(canonicalize_name(req.name))
-            if kept and Version(kept) in versions and req.specifier.contains(kept, True):
-                wanted.extend(installable_files(versions[Version(kept)]))
-                continue
-            best = newest_allowed(versions, req.specifier, pre)
-            if best is not None:
-                wanted.extend(installable_files(versions[best]))
-    return wanted
 
 
 def wanted_pinned(path: Path, assets: list[Asset]) -> list[Asset]:
@@ -173,10 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--newest", nargs="+", type=Path, metavar="FILE")
-    which.add_argument("--pinned", type=Path, metavar="FILE")
-    parser.add_argument("--pre", action="store_true", help="let a range pick a prerelease")
+    parser.add_argument(
+        "--pinned", type=Path, metavar="FILE", required=True,
+        help="fetch the release files of the versions this compiled lock pins",
+    )  # fmt: skip
     parser.add_argument("--manifest", type=Path, default=MANIFEST)
     parser.add_argument("--files-dir", type=Path, default=FILES_DIR)
     parser.add_argument("-o", "--output", type=Path, default=LINKS_PAGE, help="the links page")
@@ -186,11 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.manifest.is_file():
             raise common.UserError(f"{args.manifest} is missing: run `make links` first")
         assets = read_manifest(args.manifest)
-        if args.newest:
-            wanted = wanted_newest(args.newest, assets, args.pre)
-        else:
-            wanted = wanted_pinned(args.pinned, assets)
-        ensure_cached(wanted, args.files_dir, args.quiet)
+        ensure_cached(wanted_pinned(args.pinned, assets), args.files_dir, args.quiet)
         write_links_page(assets, args.output, args.files_dir)
     except common.UserError as exc:
         return common.error(str(exc))

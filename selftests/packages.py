@@ -113,15 +113,7 @@ def make_marker_sdist(directory: Path, name: str, version: str, marker: Path) ->
         f"{root}/squat_backend.py": backend,
         f"{root}/PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
     }
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{module}-{version}.tar.gz"
-    with tarfile.open(path, "w:gz") as archive:
-        for name_in_tar, data in files.items():
-            info = tarfile.TarInfo(name_in_tar)
-            info.size = len(data)
-            info.mtime = 1577836800
-            archive.addfile(info, io.BytesIO(data))
-    return path
+    return _write_sdist(directory / f"{module}-{version}.tar.gz", files)
 
 
 def write_simple_index(root: Path, files: list[Path]) -> str:
@@ -136,3 +128,64 @@ def write_simple_index(root: Path, files: list[Path]) -> str:
         links = "".join(f'<a href="{p.resolve().as_uri()}">{p.name}</a>\n' for p in paths)
         page.write_text(f"<!DOCTYPE html>\n<html><body>\n{links}</body></html>\n")
     return root.resolve().as_uri() + "/"
+
+
+def make_recording_sdist(directory: Path, name: str, version: str, record: Path) -> Path:
+    """Write an sdist that builds for real and, each time pip builds it, writes the names of the
+    environment variables it was built with to ``record`` (one a line): to prove what a build,
+    run by pip-compile or pip-sync, can see."""
+    module = name.replace("-", "_").lower()
+    root = f"{module}-{version}"
+    backend = textwrap.dedent(
+        f"""
+        import base64, hashlib, os, pathlib, zipfile
+
+        def _record():
+            pathlib.Path({str(record)!r}).write_text("\\n".join(sorted(os.environ)) + "\\n")
+
+        def get_requires_for_build_wheel(config_settings=None):
+            return []
+
+        def build_wheel(directory, config_settings=None, metadata_directory=None):
+            _record()
+            dist = "{module}-{version}.dist-info"
+            files = {{
+                "{module}/__init__.py": b"VERSION = '{version}'\\n",
+                dist + "/METADATA": b"Metadata-Version: 2.1\\nName: {name}\\nVersion: {version}\\n",
+                dist + "/WHEEL": (
+                    b"Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
+                ),
+            }}
+            lines = []
+            for path, data in files.items():
+                digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+                lines.append(f"{{path}},sha256={{digest.decode()}},{{len(data)}}")
+            files[dist + "/RECORD"] = ("\\n".join(lines + [dist + "/RECORD,,"]) + "\\n").encode()
+            wheel = "{module}-{version}-py3-none-any.whl"
+            with zipfile.ZipFile(os.path.join(directory, wheel), "w") as archive:
+                for path, data in files.items():
+                    archive.writestr(path, data)
+            return wheel
+        """
+    ).encode()
+    files = {
+        f"{root}/pyproject.toml": (
+            b"[build-system]\nrequires = []\n"
+            b'build-backend = "record_backend"\nbackend-path = ["."]\n'
+        ),
+        f"{root}/record_backend.py": backend,
+        f"{root}/PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+    }
+    return _write_sdist(directory / f"{module}-{version}.tar.gz", files)
+
+
+def _write_sdist(path: Path, files: dict[str, bytes]) -> Path:
+    """Write ``files`` as the .tar.gz at ``path`` (fixed times, so the bytes repeat)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz") as archive:
+        for name_in_tar, data in files.items():
+            info = tarfile.TarInfo(name_in_tar)
+            info.size = len(data)
+            info.mtime = 1577836800
+            archive.addfile(info, io.BytesIO(data))
+    return path

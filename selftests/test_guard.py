@@ -1,0 +1,169 @@
+"""The guard holds against every way in, each test written as the attack on one promise (the
+README's "Supply chain" section), with the control that shows the attack is real.
+
+A squatter's build writes a marker file: its absence proves no code of it ran. A recording
+sdist writes the names of the environment variables its build saw.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from e2e import MODEL, WHEEL_380, Project, make_project
+from packages import make_marker_sdist, make_recording_sdist, make_wheel, write_simple_index
+
+pytestmark = pytest.mark.e2e
+SECRET = "s3cret-licence-key"
+TOKEN = "ghp_" + "Gu4rdT0ken" * 4
+
+
+@pytest.fixture
+def project(tmp_path: Path, template_copy: Path) -> Iterator[Project]:
+    with make_project(tmp_path, template_copy) as made:
+        yield made
+
+
+def squatting_index(project: Project, name: str) -> tuple[str, Path, str]:
+    """A second index holding only ``name`` 1.0 as an sdist whose build writes a marker: its
+    URL, the marker, and the sdist's sha256."""
+    marker = project.path.parent / f"{name}-BUILT"
+    sdist = make_marker_sdist(project.path.parent / "squat-files", name, "1.0", marker)
+    url = write_simple_index(project.path.parent / "squat-index", [sdist])
+    return url, marker, hashlib.sha256(sdist.read_bytes()).hexdigest()
+
+
+def test_a_hand_edited_lock_is_refused_before_anything_is_built(project: Project) -> None:
+    project.run("install")
+    url, marker, digest = squatting_index(project, "helpful")
+    clean = project.read("requirements.txt")
+    tampered = f"--extra-index-url {url}\n{clean}helpful==1.0 \\\n    --hash=sha256:{digest}\n"
+    project.write("requirements.txt", tampered)  # newer than .venv/.synced: make will sync
+
+    result = project.run("install", ok=False)
+
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "requirements.txt:1: names a package source (--extra-index-url)" in result.stderr
+    assert "requirements.txt was changed since make wrote it" in result.stderr
+    assert "nothing was installed" in result.stderr
+    assert not marker.exists()
+    # The control: plain pip-sync of the attacker's lines runs the squatter's code.
+    control = project.path.parent / "control"
+    (project.path / "control.txt").write_text(tampered.replace(clean, ""))
+    subprocess.run([sys.executable, "-m", "venv", str(control)], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "piptools", "sync", "--python-executable",
+         str(control / "bin/python"), "control.txt"],
+        cwd=project.path, env=project.env, capture_output=True, check=False,
+    )  # fmt: skip
+    assert marker.exists()
+    marker.unlink()
+    (project.path / "control.txt").unlink()
+    # The fix the message gives works: `make lock` remakes the lock without the edit.
+    project.run("lock")
+    assert project.read("requirements.txt") == clean
+    project.run("install")
+    project.run("verify")
+    assert not marker.exists()
+
+
+def test_source_options_and_credentials_in_inputs_are_refused_at_compile(
+    project: Project,
+) -> None:
+    url, marker, _ = squatting_index(project, "helpful")
+    project.write("requirements.in", f"--extra-index-url {url}\nhelpful\n")
+
+    result = project.run("install", ok=False)
+
+    assert "requirements.in:1: names a package source (--extra-index-url)" in result.stderr
+    assert "nothing was compiled" in result.stderr and not marker.exists()
+    assert not (project.path / "requirements.txt").exists()
+    project.write("requirements.in", "spacy>=3.8,<3.9\n")
+    project.write(
+        "requirements-model.in.raw", f"https://bob:{SECRET}@wheels.example/m-1.0-py3-none-any.whl\n"
+    )
+    raw = project.run("install", ok=False)
+    assert "requirements-model.in.raw:1: the URL holds a credential" in raw.stderr
+    assert SECRET not in raw.stdout + raw.stderr
+
+
+def test_no_secret_is_printed_when_pip_fails(project: Project) -> None:
+    project.run("install")
+    base = project.github.url.replace("http://", f"http://buyer:{SECRET}@")
+    project.env.update(FIND_LINKS=f"{base}/private/wheels/", GITHUB_TOKEN=TOKEN)
+    project.publish_index()  # spacy 3.8.2 leaves the index, and so the machine:
+    (project.path.parent / "simple/spacy/index.html").unlink()
+    project.python("import subprocess, sys; subprocess.run([sys.executable, '-m', 'pip', "
+                   "'uninstall', '-y', '-q', 'spacy'], check=True)")  # fmt: skip
+
+    result = project.run("sync", ok=False)
+
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "pip-sync failed:" in result.stderr and "spacy" in result.stderr
+    assert SECRET not in result.stdout + result.stderr and TOKEN not in result.stderr
+
+
+def test_builds_run_without_the_github_token(project: Project) -> None:
+    record = project.path.parent / "build-environment.txt"
+    sdist = make_recording_sdist(project.path.parent / "sdists", "builtpkg", "1.0", record)
+    project.publish_index(sdist)
+    project.write("requirements.in", project.read("requirements.in") + "builtpkg\n")
+    project.env.update(GITHUB_TOKEN=TOKEN, GITHUB_TOKEN_GHE_EXAMPLE_COM=TOKEN)
+
+    project.run("install")
+
+    assert project.python("import builtpkg; print(builtpkg.VERSION)") == "1.0"
+    seen = record.read_text().split()  # the last build: pip-sync's
+    assert "PATH" in seen and not [name for name in seen if name.startswith("GITHUB_TOKEN")]
+
+
+def test_a_closed_pipe_never_deletes_the_lock(project: Project) -> None:
+    project.run("install")
+    project.write("requirements.in", project.read("requirements.in") + "# a comment\n")
+
+    subprocess.run(
+        "make --no-print-directory install | head -c 1", shell=True, cwd=project.path,
+        env=project.env, capture_output=True, check=False,
+    )  # fmt: skip
+
+    lock = project.path / "requirements.txt"
+    assert lock.is_file() and "en-core-web-sm==3.8.0" in lock.read_text()
+    project.run("install")
+    project.run("verify")
+
+
+def test_generated_files_are_not_private(project: Project) -> None:
+    project.run("install")
+
+    for name in ("requirements.txt", "requirements-dev.txt", "build/model-links.html",
+                 "build/model-assets.json", f"build/release-files/{WHEEL_380}"):  # fmt: skip
+        mode = stat.S_IMODE((project.path / name).stat().st_mode)
+        assert mode & 0o044 == 0o044, f"{name} is {oct(mode)}"
+
+
+def test_a_look_alike_wheel_with_other_tags_neither_gets_in_nor_stops_the_compile(
+    project: Project,
+) -> None:
+    """A squatter's wheel of the release version with a more specific tag, whose metadata
+    brings in a package of its choosing: pip would prefer it for its metadata."""
+    evil = make_wheel(project.path.parent / "evil", "evilpkg", "1.0")
+    fake = make_wheel(project.path.parent / "squat", MODEL, "3.8.0", ["spacy>=3.8,<3.9", "evilpkg"])
+    specific = fake.with_name(
+        f"{MODEL}-3.8.0-py{sys.version_info[0]}{sys.version_info[1]}-none-any.whl"
+    )
+    fake.rename(specific)
+    local = make_wheel(project.path.parent / "squat2", MODEL, "3.8.0+local", ["evilpkg"])
+    project.publish_index(evil, specific, local)
+
+    project.run("install")
+
+    text = project.read("requirements.txt")
+    assert "evilpkg" not in text
+    assert "en-core-web-sm==3.8.0 \\" in text
+    project.run("verify")
