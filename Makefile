@@ -38,7 +38,7 @@ PYTEST_ARGS ?=
 
 # Scripts read these from the environment, so no value (a token, a licence key in a URL)
 # ever appears on a command line that make echoes.
-export MODEL_REPOS GITHUB_API_URL FIND_LINKS PRE PACKAGES
+export MODEL_REPOS MODEL_OWNERS GITHUB_API_URL FIND_LINKS PRE PACKAGES
 
 TOOLS := $(TOOLS_VENV)/bin
 LINKS := build/model-links.html

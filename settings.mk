@@ -3,3 +3,5 @@
 
 # GitHub repositories whose release assets are linked (space separated)
 MODEL_REPOS ?= explosion/spacy-models
+# which repository owns a package that two of them offer: NAME=OWNER/REPO entries (space separated)
+MODEL_OWNERS ?=

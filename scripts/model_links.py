@@ -99,6 +99,7 @@ environment:
   GITHUB_API_URL         API base (default https://api.github.com; GitHub Enterprise: .../api/v3)
   GITHUB_TOKEN           token for GITHUB_API_URL's host: a higher rate limit, private repositories
   GITHUB_TOKEN_<HOST>    token for another host (GITHUB_TOKEN_GHE_EXAMPLE_COM), never sent elsewhere
+  MODEL_OWNERS           NAME=REPOSITORY entries: which repository owns a name two offer
   MODEL_LINKS_MAX_WAIT   longest Retry-After (seconds) to wait on a secondary limit (default 60)
   MODEL_LINKS_BACKOFF    first backoff (seconds) when retrying connection errors and 5xx (0.5)
 """
@@ -682,6 +683,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def one_owner_each(assets: list[Asset], owners: Sequence[str]) -> list[Asset]:
+    """``assets`` with each package from one repository: a package that two repositories offer
+    is an error naming both, unless MODEL_OWNERS (``NAME=REPOSITORY`` entries) says which one
+    owns it; then the other's files of that name are not linked."""
+    owner: dict[str, str] = {}
+    for entry in owners:
+        name, _, repo = entry.partition("=")
+        if not name or not repo:
+            raise UserError(f"{entry!r} in MODEL_OWNERS is not NAME=REPOSITORY")
+        owner[canonicalize_name(name)] = repo
+    repos: dict[str, set[str]] = {}
+    for asset in assets:
+        repos.setdefault(asset.project, set()).add(asset.repo)
+    for project, offered in sorted(repos.items()):
+        if len(offered) > 1 and owner.get(project) not in offered:
+            first, second = sorted(offered)[:2]
+            raise UserError(
+                f"{project} is offered by both {first} and {second}: a package must come from "
+                f"one repository. Say which owns it in settings.mk, e.g. "
+                f"MODEL_OWNERS ?= {project}={first}"
+            )
+    return [a for a in assets if owner.get(a.project, a.repo) == a.repo]
+
+
 def link_repo(
     api: GitHubAPI, repo: Repo, args: argparse.Namespace, wanted: dict[str, SpecifierSet]
 ) -> list[Asset]:
@@ -740,6 +765,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             for api in apis.values():
                 api.session.close()
+        assets = one_owner_each(assets, os.environ.get("MODEL_OWNERS", "").split())
         if not args.dry_run:
             write_manifest(args.manifest, assets)
             write_links_page(assets, args.output, args.files_dir)  # last: the page pip reads

@@ -113,7 +113,7 @@ def test_pagination_reads_every_page_with_per_page_100(github: GitHubStandIn, ca
     assert len(sent) == math.ceil(250 / 100)
     assert sent[0].path == f"/api/repos/{REPO}/releases"
     assert {r.path for r in sent[1:]} == {"/api/repositories/1/releases"}  # GitHub's Link form
-    assert [r.query.get("page", "1") for r in sent] == ["1", "2", "3"]
+    assert sorted(r.query.get("page", "1") for r in sent) == ["1", "2", "3"]  # 2, 3 at once
     assert all(r.query["per_page"] == "100" for r in sent)
     assert len(github.requests) == len(sent)  # nothing downloaded, no other path asked
     assert len(anchors()) == 250  # one wheel per release; the checksum files are not linked
@@ -605,3 +605,36 @@ def test_pip_refuses_a_file_that_does_not_match_the_digest(
     result = pip_install(page(), tmp_path / "target", "acme-model")
     assert result.returncode != 0
     assert "hash" in result.stderr.lower()
+
+
+def test_a_name_two_repositories_offer_needs_an_owner(
+    github: GitHubStandIn, capsys, monkeypatch
+) -> None:
+    github.add_release(REPO, "v1", {WHEEL: wheel_bytes(Path("a"), "acme_model", "1.0.0")})
+    github.add_release("evil/models", "v9", {"acme_model-9.0.0-py3-none-any.whl": b"squat"})
+
+    code, _, err = run(capsys, "--repo", REPO, "--repo", "evil/models")
+
+    assert code == 1
+    assert "acme-model is offered by both acme/models and evil/models" in err
+    assert "MODEL_OWNERS ?= acme-model=acme/models" in err
+    monkeypatch.setenv("MODEL_OWNERS", "acme_model=acme/models")
+    assert run(capsys, "--repo", REPO, "--repo", "evil/models")[0] == 0
+    assert list(anchors()) == [WHEEL]
+
+
+def test_an_asset_whose_url_names_another_file_is_not_linked(github: GitHubStandIn, capsys) -> None:
+    github.add_release(REPO, "v1", {WHEEL: b"wheel"})
+    original = github._release_json
+
+    def lying(repo, release):  # the listing says one name, the download URL another
+        body = original(repo, release)
+        for asset in body["assets"]:
+            asset["browser_download_url"] = asset["browser_download_url"].replace(WHEEL, "x.whl")
+        return body
+
+    github._release_json = lying
+
+    code, out, _ = run(capsys, "--repo", REPO)
+
+    assert code == 0 and "1 unsafe names skipped" in out and anchors() == {}
