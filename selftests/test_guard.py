@@ -8,9 +8,12 @@ sdist writes the names of the environment variables its build saw.
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -166,4 +169,43 @@ def test_a_look_alike_wheel_with_other_tags_neither_gets_in_nor_stops_the_compil
     text = project.read("requirements.txt")
     assert "evilpkg" not in text
     assert "en-core-web-sm==3.8.0 \\" in text
+    project.run("verify")
+
+
+def test_a_truncated_links_page_or_manifest_is_recovered_as_the_message_says(
+    project: Project,
+) -> None:
+    project.run("install")
+    page = project.path / "build/model-links.html"
+    page.write_bytes(page.read_bytes()[:100])
+    project.write("requirements.in", project.read("requirements.in") + "# an edit\n")
+
+    project.run("install")  # the compile writes the page anew from the manifest
+
+    assert page.read_text().endswith("</html>\n")
+    manifest = project.path / "build/model-assets.json"
+    manifest.write_bytes(manifest.read_bytes()[:100])
+    project.write("requirements.in", project.read("requirements.in") + "# another\n")
+    failed = project.run("install", ok=False)
+    assert "is not a model_links.py manifest" in failed.stderr and "make links" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    project.run("links")  # as the message says
+    project.run("install")
+    project.run("verify")
+
+
+def test_a_killed_run_leaves_nothing_in_the_way(project: Project) -> None:
+    project.run("install")
+    before = {p.name for p in project.path.iterdir()}
+    project.write("requirements.in", project.read("requirements.in") + "# an edit\n")
+    running = subprocess.Popen(
+        ["make", "--no-print-directory", "install"], cwd=project.path, env=project.env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    time.sleep(1.5)  # in the compile
+    os.killpg(running.pid, signal.SIGKILL)
+    running.wait()
+
+    assert {p.name for p in project.path.iterdir()} == before  # no leftovers beside the lock
+    project.run("install")
     project.run("verify")
