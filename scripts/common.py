@@ -6,6 +6,7 @@ Each script imports this module from its own folder (``python scripts/x.py`` put
 
 from __future__ import annotations
 
+import argparse
 import functools
 import hashlib
 import os
@@ -62,6 +63,16 @@ def guarded(main: Callable[[Sequence[str] | None], int]) -> Callable[[Sequence[s
             )
 
     return run
+
+
+def parser(doc: str | None, examples: str) -> argparse.ArgumentParser:
+    """A script's argument parser: its docstring's first paragraph above the options, and its
+    examples below them."""
+    return argparse.ArgumentParser(
+        description=(doc or "").split("\n\n")[0],
+        epilog=examples,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def mask_url(text: str) -> str:

@@ -14,7 +14,6 @@ re-resolved; when no resolution exists, the message names the conflict and what 
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import hashlib
 import json
@@ -453,11 +452,7 @@ def _all(versions: dict[Version, list[Asset]]) -> list[Asset]:
 
 @common.guarded
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = common.parser(__doc__, EXAMPLES)
     parser.add_argument(
         "-U", "--upgrade", action="store_true",
         help="re-pin to the newest versions the ranges allow (only PACKAGES when set)",

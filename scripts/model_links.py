@@ -59,6 +59,9 @@ from common import (
     read_requirement_lines,
     read_sha256sums,
 )
+from common import (
+    parser as parser_for,
+)
 
 DEFAULT_REPOS = ("explosion/spacy-models",)
 DEFAULT_API_URL = "https://api.github.com"
@@ -649,11 +652,7 @@ def api_url_setting() -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description="Write a pip --find-links page of the installable GitHub release assets.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = parser_for(__doc__, EXAMPLES)
     parser.add_argument(
         "--repo",
         action="append",

@@ -13,7 +13,6 @@ stays as it was, and so does build/wheels/ (the files this run added are removed
 
 from __future__ import annotations
 
-import argparse
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -148,11 +147,7 @@ def fetch_all(wheels: list[WheelURL], dest: Path, raw: Path, quiet: bool) -> Non
 
 @common.guarded
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = common.parser(__doc__, EXAMPLES)
     parser.add_argument("--raw", type=Path, default=Path("requirements-model.in.raw"))
     parser.add_argument("--output", type=Path, default=Path("requirements-model.in"))
     parser.add_argument("--dest", type=Path, default=Path("build/wheels"))

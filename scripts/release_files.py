@@ -13,7 +13,6 @@ compile.py fetches the files it compiles with; `make install` runs this script w
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -126,11 +125,7 @@ def release_hashes(assets: Iterable[Asset], sums: dict[str, str]) -> set[str]:
 
 @common.guarded
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = common.parser(__doc__, EXAMPLES)
     parser.add_argument(
         "--pinned", type=Path, metavar="FILE", required=True,
         help="fetch the release files of the versions this compiled lock pins",

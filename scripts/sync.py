@@ -14,7 +14,6 @@ with no GitHub token in its environment. A failure is one line, with no credenti
 
 from __future__ import annotations
 
-import argparse
 import re
 import subprocess
 import sys
@@ -61,11 +60,7 @@ def explain(output: str) -> str:
 
 @common.guarded
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = common.parser(__doc__, EXAMPLES)
     parser.add_argument("--python", type=Path, required=True, help="the environment's python")
     parser.add_argument("locks", nargs="+", type=Path, help="compiled requirement files")
     args = parser.parse_args(argv)

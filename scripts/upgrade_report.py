@@ -10,7 +10,6 @@ their release pages.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -107,11 +106,7 @@ def release_packages(manifest: Path) -> Pages:
 
 @common.guarded
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = common.parser(__doc__, EXAMPLES)
     parser.add_argument("before", type=Path, help="the old file (may be missing: all added)")
     parser.add_argument("after", type=Path, help="the new file")
     parser.add_argument("--manifest", type=Path, default=Path("build/model-assets.json"))

@@ -10,7 +10,6 @@ too. Whether requirements.txt is what the .in files compile to now is `compile.p
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import re
 from collections.abc import Sequence
@@ -174,11 +173,7 @@ def check(path: Path, assets: list[Asset], sums: dict[str, str]) -> list[str]:
 
 @common.guarded
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = common.parser(__doc__, EXAMPLES)
     parser.add_argument(
         "requirements", nargs="*", type=Path, default=[Path("requirements.txt")],
         help="compiled requirement files (default: requirements.txt)",
