@@ -114,7 +114,7 @@ def publish_model(
 
 
 @contextmanager
-def make_project(tmp_path: Path, template: Path) -> Iterator[Project]:
+def make_project(tmp_path: Path, template: Path, venv: Path | None = None) -> Iterator[Project]:
     """A copy of the project ``template`` (see ``render_template``) with releases 3.7.1 and
     3.8.0 of the model, and spacy 3.7.5 and 3.8.2 on the index.
 
@@ -129,6 +129,8 @@ def make_project(tmp_path: Path, template: Path) -> Iterator[Project]:
     copy = tmp_path / "project"
     shutil.copytree(template, copy, symlinks=True)
     (copy / "build").mkdir(exist_ok=True)
+    if venv is not None:  # a copy of a fresh environment, made once (see conftest.py)
+        shutil.copytree(venv, copy / ".venv", symlinks=True)
     # The tools environment is the running one, made from this very lock: as old as its marker,
     # so make does not install the tools again (into the environment the tests run in).
     tools_time = marker.stat().st_mtime - 1

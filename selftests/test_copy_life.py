@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,10 +29,10 @@ GIT_ENV = {
 
 
 @pytest.fixture
-def project(tmp_path: Path, template_copy: Path) -> Iterator[Project]:
-    with make_project(tmp_path, template_copy) as made:
-        made.env.update(GIT_ENV)
-        yield made
+def project(project: Project) -> Project:
+    """conftest's project, with git's identity for the commits a user makes."""
+    project.env.update(GIT_ENV)
+    return project
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -228,8 +227,8 @@ def test_a_wrong_python_is_named_in_one_line_and_a_bad_environment_is_remade(
     assert wrong.returncode != 0
     assert f"PYTHON={other} is not Python 3.11" in wrong.stderr
     assert "pip" not in wrong.stdout and "Traceback" not in wrong.stderr
-    assert not (project.path / ".venv").exists()
     # An environment another Python made (or a run left half-made) is made again.
+    shutil.rmtree(project.path / ".venv")
     subprocess.run([other, "-m", "venv", "--without-pip", ".venv"], cwd=project.path, check=True)
 
     project.run("install")
@@ -259,7 +258,7 @@ def test_help_needs_no_column(project: Project, tmp_path: Path) -> None:
 def test_distclean_removes_both_environments(project: Project, tmp_path: Path) -> None:
     tools = tmp_path / "tools-env"  # not the running tools environment, which tests need
     (tools / "bin").mkdir(parents=True)
-    (project.path / ".venv").mkdir()
+    assert (project.path / ".venv").is_dir()
 
     project.run("distclean", f"TOOLS_VENV={tools}")
 

@@ -7,24 +7,17 @@ GitHub Enterprise next to github.com. The stand-in follows ../shared/notes/githu
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from e2e import WHEEL_380, Project, make_project
+from e2e import WHEEL_380, Project
 from packages import MODEL_CODE, SPACY_CODE, make_wheel
 from standin import GitHubStandIn, run_standin
 
 pytestmark = pytest.mark.e2e
 TOKEN = "ghp_" + "PublicT0ken" * 3
 OTHER_TOKEN = "ghp_" + "CompanyT0ken" * 3
-
-
-@pytest.fixture
-def project(tmp_path: Path, template_copy: Path) -> Iterator[Project]:
-    with make_project(tmp_path, template_copy) as made:
-        yield made
 
 
 def publish_private_model(github: GitHubStandIn, repo: str, folder: Path) -> Path:

@@ -14,23 +14,16 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from e2e import MODEL, WHEEL_380, Project, make_project
+from e2e import MODEL, WHEEL_380, Project
 from packages import make_marker_sdist, make_recording_sdist, make_wheel, write_simple_index
 
 pytestmark = pytest.mark.e2e
 SECRET = "s3cret-licence-key"
 TOKEN = "ghp_" + "Gu4rdT0ken" * 4
-
-
-@pytest.fixture
-def project(tmp_path: Path, template_copy: Path) -> Iterator[Project]:
-    with make_project(tmp_path, template_copy) as made:
-        yield made
 
 
 def squatting_index(project: Project, name: str) -> tuple[str, Path, str]:

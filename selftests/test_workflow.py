@@ -13,23 +13,15 @@ import hashlib
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from e2e import MODEL, Project, make_project, publish_model, snapshot
+from e2e import MODEL, Project, publish_model, snapshot
 from packages import make_marker_sdist, make_wheel
 
 pytestmark = pytest.mark.e2e
 WHEEL_380 = "en_core_web_sm-3.8.0-py3-none-any.whl"
-
-
-@pytest.fixture
-def project(tmp_path: Path, template_copy: Path) -> Iterator[Project]:
-    """A project made from the template, wired to the stand-ins (see selftests/e2e.py)."""
-    with make_project(tmp_path, template_copy) as made:
-        yield made
 
 
 def requirement_lines(text: str) -> list[str]:
