@@ -41,7 +41,7 @@ class UserError(Exception):
     """A problem the user can fix: printed as one message, exit status 1, no traceback."""
 
 
-def guarded(main: Callable[[Sequence[str] | None], int]) -> Callable[[Sequence[str] | None], int]:
+def guarded(main: Callable[[Sequence[str] | None], int]) -> Callable[..., int]:
     """Wrap a script's ``main``: a UserError, an OSError (a full disk, a name too long) or
     Ctrl-C ends it with one line and an exit status, never a traceback. What the scripts write
     is written whole or not at all (``atomic_writer``), so an interruption loses nothing."""

@@ -73,7 +73,7 @@ class CompileFailed(common.UserError):
 
 def release_names(paths: Sequence[Path], index: dict[str, dict[Version, list[Asset]]]) -> set[str]:
     """The release packages the requirement files at ``paths`` name (or pin)."""
-    names = set()
+    names: set[str] = set()
     for path in paths:
         if path.is_file():
             for line in common.read_requirement_lines(path):
@@ -94,7 +94,7 @@ def write_constraints(names: set[str], index: dict[str, dict[Version, list[Asset
 
 def conflicts(stderr: str) -> list[tuple[str, str, str | None]]:
     """(name, specifier, parent file or None) for each requirement in pip's ResolutionImpossible."""
-    found = []
+    found: list[tuple[str, str, str | None]] = []
     for match in re.finditer(
         r"SpecifierRequirement\('([A-Za-z0-9._-]+)([^']*)'\), parent=(?:None|\w+\('([^']*)')",
         stderr,

@@ -309,9 +309,6 @@ class GitHubAPI:
         self.save_cache = save_cache
         self.max_wait = max_wait
         self.session = http_session(backoff=backoff)
-        # urllib3 would obey any Retry-After on a 429, even an hour: _send waits, with a cap.
-        for adapter in self.session.adapters.values():
-            adapter.max_retries = adapter.max_retries.new(respect_retry_after_header=False)
         self.session.headers.update(API_HEADERS)
         if token:
             # As the session's auth, not a header: requests would let a ~/.netrc entry for the

@@ -80,7 +80,7 @@ def parse_line(raw: Path, number: int, text: str) -> WheelURL:
         else:
             name, version = parse_sdist_filename(filename)
     except (InvalidWheelFilename, InvalidSdistFilename):
-        name = ""
+        name = canonicalize_name("")
     if not name or re.search(r"[/\\\x00-\x1f]|\.\.", filename):
         raise common.UserError(
             f"{where}: {filename[:80]!r} is not a wheel or sdist file name "

@@ -34,6 +34,9 @@ def test_the_hooks_catch_bad_files(tmp_path: Path) -> None:
     (tmp_path / "broken.yml").write_text("key: [unclosed\n")
     (tmp_path / "broken.toml").write_text("a = \n")
     (tmp_path / "unused.py").write_text("import os\n")
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts/typed.py").write_text('count: int = "many"\n')
+    (tmp_path / "pyproject.toml").write_text('[tool.mypy]\nfiles = ["scripts"]\n')
     (tmp_path / "notes.txt").write_text("trailing   \n")
     key = "-----BEGIN " + "RSA PRIVATE KEY-----\nxyz\n"  # split, so this file holds none
     (tmp_path / "id_rsa").write_text(key)
@@ -53,6 +56,7 @@ def test_the_hooks_catch_bad_files(tmp_path: Path) -> None:
     assert result.returncode != 0
     for hook in (
         "ruff check",
+        "mypy (types of scripts/)",
         "YAML is well-formed",
         "TOML is well-formed",
         "no trailing whitespace",
