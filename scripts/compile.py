@@ -256,9 +256,14 @@ def origin(name: str, version: str) -> str:
     result = subprocess.run(
         command, env=common.pip_env(), capture_output=True, text=True, check=False
     )
+    return report_url(result.stdout)
+
+
+def report_url(report: str) -> str:
+    """The (masked) URL of the file a ``pip install --report`` would install."""
     try:
-        return common.mask_url(json.loads(result.stdout)["install"][0]["download_info"]["url"])
-    except (ValueError, LookupError):
+        return common.mask_url(json.loads(report)["install"][0]["download_info"]["url"])
+    except (ValueError, LookupError, TypeError):
         return "a package index or find-links location, not the releases"
 
 

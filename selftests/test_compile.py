@@ -1,0 +1,82 @@
+"""scripts/compile.py's reading of pip and pip-tools, against their real output saved in
+selftests/data (made by pip 26.3 and pip-tools 7.6 from the e2e world): an upgrade of either that
+changes what they print fails here, in a second, rather than in an end-to-end run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from packaging.version import Version
+
+import compile as lock
+import verify
+from model_links import Asset
+
+DATA = Path(__file__).resolve().parent / "data"
+SM = "en-core-web-sm"
+
+
+def release(version: str) -> Asset:
+    name = f"en_core_web_sm-{version}-py3-none-any.whl"
+    return Asset(SM, version, name, f"https://example.org/{name}", None, "explosion/spacy-models",
+                 f"en_core_web_sm-{version}", False)  # fmt: skip
+
+
+INDEX = {SM: {Version(v): [release(v)] for v in ("3.7.1", "3.8.0")}}
+
+
+def test_a_resolution_impossible_is_read_as_its_requirements() -> None:
+    stderr = (DATA / "pip-compile-resolution-impossible.txt").read_text()
+
+    found = lock.conflicts(stderr)
+
+    assert found == [
+        ("spacy", "<3.9,>=3.8", None),
+        ("spacy", "<3.8.0,>=3.7.2", "en_core_web_sm-3.7.1-py3-none-any.whl"),
+    ]
+    assert lock.conflict_names(found) == {"spacy", SM}
+
+
+def test_a_resolution_impossible_becomes_one_message_with_the_model_range() -> None:
+    stderr = (DATA / "pip-compile-resolution-impossible.txt").read_text()
+
+    failure = lock.explain(stderr, INDEX, lock.SOURCES)
+
+    message = str(failure)
+    assert message.startswith("no versions satisfy requirements.in together: ")
+    assert "en_core_web_sm-3.7.1-py3-none-any.whl requires spacy<3.8.0,>=3.7.2" in message
+    assert f"with spacy<3.9,>=3.8, ask for {SM}>=3.8.0,<3.9.0" in message
+    assert "Traceback" not in message and failure.conflict == {"spacy", SM}
+
+
+def test_a_direct_reference_is_written_back_as_a_pin_with_the_release_hashes() -> None:
+    compiled = (DATA / "pip-compile-direct-reference.txt").read_text()
+    compiled = compiled.replace("-r rel.in", f"-r {lock.RELEASE_INPUT}")
+
+    text = lock.unreference(compiled, {SM: release("3.7.1")})
+    text = lock.set_release_hashes(text, {SM: {"1" * 64}})
+
+    assert "file:" not in text and str(lock.RELEASE_INPUT) not in text
+    assert f"{SM}==3.7.1 \\\n    --hash=sha256:{'1' * 64}\n    # via -r requirements.in\n" in text
+    assert "spacy==3.7.5 \\\n" in text and "    #   en-core-web-sm\n" in text  # untouched
+
+
+def test_a_report_names_where_pip_found_the_file() -> None:
+    report = (DATA / "pip-install-report.json").read_text()
+
+    assert lock.report_url(report) == "file:///tmp/index-files/spacy-3.8.2-py3-none-any.whl"
+    assert lock.report_url("not json") == "a package index or find-links location, not the releases"
+
+
+def test_a_sealed_lock_shows_any_change(tmp_path: Path) -> None:
+    path = tmp_path / "requirements.txt"
+    text = (
+        "# header\n# inputs (requirements.in) sha256: 00\n\nspacy==3.8.2 \\\n    --hash=sha256:22\n"
+    )
+
+    path.write_text(verify.seal(text))
+    assert verify.seal_problems(path) == []
+    assert verify.seal(path.read_text()) == path.read_text()  # sealing twice changes nothing
+    path.write_text(path.read_text().replace("3.8.2", "3.8.3"))
+    assert "was changed since make wrote it" in verify.seal_problems(path)[0]
