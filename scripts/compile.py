@@ -402,12 +402,13 @@ def compile_to(output: Path, upgrade: bool, packages: Sequence[str]) -> None:
     guard(output, OUTPUT, assets, sums)
 
 
-def compile_dev_to(output: Path, upgrade: bool) -> None:
-    """Compile requirements-dev.in into ``output``, held to requirements.txt's pins."""
+def compile_dev_to(output: Path, upgrade: bool, packages: Sequence[str] = ()) -> None:
+    """Compile requirements-dev.in into ``output``, held to requirements.txt's pins; with
+    ``upgrade``, to the newest versions its ranges allow (only ``packages``, when given)."""
     if not OUTPUT.is_file():
         raise common.UserError(f"{OUTPUT} is missing: run `make requirements.txt` first")
     assets = read_manifest(MANIFEST) if MANIFEST.is_file() else []
-    run_pip_compile(output, set(), upgrade, [], by_project(assets), DEV_SOURCES)
+    run_pip_compile(output, set(), upgrade, packages, by_project(assets), DEV_SOURCES)
     common.atomic_write_text(output, record_inputs(output.read_text(), DEV_SOURCES))
     guard(output, DEV_OUTPUT, assets, common.read_sha256sums(FILES_DIR / "SHA256SUMS"))
 
@@ -490,7 +491,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         with scratch_copy(lock) as temp:
             if args.dev:
-                compile_dev_to(temp, args.upgrade)
+                compile_dev_to(temp, args.upgrade, packages)
             else:
                 compile_to(temp, args.upgrade, packages)
             temp.chmod(0o644)
