@@ -359,8 +359,10 @@ def compile_to(output: Path, upgrade: bool, packages: Sequence[str]) -> None:
         ensure_cached(chosen.values(), FILES_DIR)  # pip reads them from build/, once
         write_links_page(assets, common.LINKS_PAGE, FILES_DIR)
         write_release_input(chosen)
-        write_constraints(names, index)
-        wheel_only = {n for n in names if any(a.filename.endswith(".whl") for a in _all(index[n]))}
+        # Every release package, named or not (one may come in as a dependency): at or below
+        # its newest release, and never built from an sdist found elsewhere.
+        write_constraints(set(index), index)
+        wheel_only = {n for n in index if any(a.filename.endswith(".whl") for a in _all(index[n]))}
         try:
             run_pip_compile(output, wheel_only, upgrade, packages, index)
         except CompileFailed as failure:
@@ -397,6 +399,8 @@ def compile_to(output: Path, upgrade: bool, packages: Sequence[str]) -> None:
         files = installable_files(index[name][Version(version)])
         hashes[name] = release_hashes(files, ensure_cached(files, FILES_DIR, quiet=True))
     text = set_release_hashes(text, hashes)
+    # --only-binary went to pip for every release package; the lock names those it pins.
+    text = re.sub(r"(?m)^--only-binary (\S+)\n", lambda m: m[0] if m[1] in hashes else "", text)
     common.atomic_write_text(output, record_inputs(text, SOURCES))
     sums = common.read_sha256sums(FILES_DIR / "SHA256SUMS")
     guard(output, OUTPUT, assets, sums)

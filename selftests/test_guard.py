@@ -202,3 +202,26 @@ def test_a_killed_run_leaves_nothing_in_the_way(project: Project) -> None:
     assert {p.name for p in project.path.iterdir()} == before  # no leftovers beside the lock
     project.run("install")
     project.run("verify")
+
+
+def test_a_release_package_that_enters_as_a_dependency_is_never_built_from_an_index(
+    project: Project,
+) -> None:
+    """acme_bundle (a release) requires en_core_web_sm, which requirements.in does not name; a
+    squatter's en-core-web-sm sdist on the index, higher than any release, must never run."""
+    bundle = make_wheel(project.path.parent / "bundle", "acme_bundle", "1.0.0", [MODEL])
+    project.github.add_release(
+        "explosion/spacy-models", "acme_bundle-1.0.0", {bundle.name: bundle.read_bytes()}
+    )
+    marker = project.path.parent / "SQUAT-BUILT"
+    project.publish_index(
+        make_marker_sdist(project.path.parent / "squat", "en-core-web-sm", "999.0", marker)
+    )
+    project.write("requirements.in", "spacy>=3.8,<3.9\nacme_bundle\n")
+
+    project.run("install")
+
+    assert not marker.exists()
+    text = project.read("requirements.txt")
+    assert "en-core-web-sm==3.8.0 \\" in text and "acme-bundle==1.0.0 \\" in text
+    project.run("verify")
