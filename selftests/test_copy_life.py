@@ -71,7 +71,12 @@ def test_a_copy_lives_its_whole_life(project: Project, tmp_path: Path, template_
         "from pipeline import words\n\n\ndef test_words():\n    assert words('a b') == ['a', 'b']\n"
     )
     project.write("tests/test_pipeline.py", test)
-    assert "6 passed" in project.run("test").stdout
+    project.write("settings_of_ours.py", "LANGUAGE = 'en'\n")  # or a plain top-level module
+    project.write(
+        "tests/test_settings.py",
+        "from settings_of_ours import LANGUAGE\n\n\ndef test_language():\n    assert LANGUAGE\n",
+    )
+    assert "7 passed" in project.run("test").stdout
     project.write("tests/test_pipeline.py", "def test_words():\n    assert False\n")
     failing = project.run("test", ok=False)
     assert failing.returncode != 0 and "1 failed" in failing.stdout
@@ -89,7 +94,7 @@ def test_a_copy_lives_its_whole_life(project: Project, tmp_path: Path, template_
 
     upgrade = project.run("upgrade")
 
-    assert "6 passed" in upgrade.stdout
+    assert "7 passed" in upgrade.stdout
     body = project.read("build/upgrade-report.md")  # the monthly pull request's description
     page = f"{project.github.url}/explosion/spacy-models/releases/tag/en_core_web_sm-3.8.1"
     assert f"| [en-core-web-sm]({page}) (release) | upgraded | 3.8.0 | 3.8.1 |" in body
@@ -111,7 +116,7 @@ def test_a_copy_lives_its_whole_life(project: Project, tmp_path: Path, template_
     assert project.github.downloads(WHEEL_381) == 2  # once, for this machine's build/
     assert (teammate / "build/release-files" / WHEEL_381).is_file()
     assert len(project.github.api_requests()) > requests_before  # the links page (issue 12)
-    assert "6 passed" in clone.run("test").stdout
+    assert "7 passed" in clone.run("test").stdout
     clone.run("verify")
     assert project.github.downloads(WHEEL_381) == 2  # verify and test fetched nothing more
     assert git(teammate, "status", "--porcelain") == ""  # nothing tracked changed
