@@ -182,7 +182,14 @@ upgrade: | $(TOOLS_VENV)/.installed
 	$(MAKE) --no-print-directory install
 	$(TOOLS)/python scripts/upgrade_report.py build/requirements-before.txt requirements.txt \
 	  --output build/upgrade-report.md
+	if [ -f requirements-deploy.txt ]; then $(MAKE) --no-print-directory export; fi
 	$(MAKE) --no-print-directory test
+
+# The lock for deployment: the same pins and hashes, each model a direct reference to its release
+# file's URL, so plain `pip install --require-hashes -r requirements-deploy.txt` works anywhere.
+.PHONY: export  ## write requirements-deploy.txt, the lock plain pip installs anywhere
+export: requirements.txt | $(LINKS) $(TOOLS_VENV)/.installed
+	$(TOOLS)/python scripts/export.py
 
 .PHONY: lint  ## run the pre-commit hooks on every file
 lint: | $(TOOLS_VENV)/.installed

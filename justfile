@@ -89,6 +89,11 @@ verify:
 check-requirements:
     {{ make }} check-requirements
 
+# write requirements-deploy.txt, the lock plain pip installs anywhere
+[group('lock')]
+export:
+    {{ make }} export
+
 # run the pre-commit hooks on every file
 [group('check')]
 lint:

@@ -10,6 +10,7 @@ tests (TOOLS_VENV), so no test downloads anything from PyPI.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -468,3 +469,34 @@ def test_a_fresh_clone_compiles_nothing_and_fetches_the_model_once(project: Proj
     project.write("requirements.in", project.read("requirements.in") + "\n")  # a later edit
     project.run("install")
     assert project.github.downloads(WHEEL_380) == gets + 1
+
+
+def test_the_deploy_lock_installs_with_plain_pip_and_nothing_else(project: Project) -> None:
+    project.run("install")
+
+    project.run("export")
+
+    deploy = project.read("requirements-deploy.txt")
+    url = f"{project.github.url}/explosion/spacy-models/releases/download/en_core_web_sm-3.8.0"
+    assert f"en-core-web-sm @ {url}/{WHEEL_380} \\\n" in deploy
+    assert "spacy==3.8.2 \\\n" in deploy and "--find-links" not in deploy
+    # A Dockerfile's `pip install`: a fresh environment, no pip config, no links page, no token;
+    # PIP_INDEX_URL stands for PyPI.
+    venv = project.path.parent / "deployed"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    env = {"PATH": "/usr/bin:/bin", "PIP_CONFIG_FILE": os.devnull, "HOME": str(venv),
+           "PIP_INDEX_URL": project.env["PIP_INDEX_URL"], "PIP_NO_CACHE_DIR": "1"}  # fmt: skip
+    api_before = len(project.github.api_requests())
+    pip = [str(venv / "bin/python"), "-m", "pip", "install", "--quiet", "--require-hashes", "-r"]
+    plain = subprocess.run([*pip, str(project.path / "requirements.txt")], env=env,
+                           capture_output=True, text=True, check=False)  # fmt: skip
+    assert "No matching distribution found for en-core-web-sm" in plain.stderr  # the control
+    result = subprocess.run([*pip, str(project.path / "requirements-deploy.txt")], env=env,
+                            capture_output=True, text=True, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    check = "import en_core_web_sm, spacy; print(en_core_web_sm.VERSION, spacy.VERSION)"
+    version = subprocess.run(
+        [str(venv / "bin/python"), "-c", check], capture_output=True, text=True, check=True
+    )
+    assert version.stdout.split() == ["3.8.0", "3.8.2"]
+    assert len(project.github.api_requests()) == api_before  # no API request
