@@ -382,6 +382,12 @@ def compile_to(output: Path, upgrade: bool, packages: Sequence[str]) -> None:
         if pinned <= names:
             break
         names |= pinned  # a release package came in as a dependency: hold it too, recompile
+    else:
+        raise common.UserError(
+            f"pip-compile found no resolution in 20 tries (release packages: "
+            f"{', '.join(sorted(names))}): narrow the ranges in requirements.in. "
+            f"{OUTPUT} was left as it was"
+        )
     hashes: dict[str, set[str]] = {}
     text = unreference(output.read_text(), chosen)
     for line in common.read_requirement_lines_of(text):
