@@ -108,11 +108,12 @@ requirements-model.in: requirements-model.in.raw | $(TOOLS_VENV)/.installed
 wheels: | $(TOOLS_VENV)/.installed
 	$(TOOLS)/python scripts/model_wheels.py
 
-# The lock file. compile.py caches the release files it will pin (so pip reads them from
-# build/release-files, never twice from GitHub), compiles, guards and verifies. It records a
-# digest of its inputs in requirements.txt and skips the compile while it matches, so file
-# times alone (a fresh clone, a touched file) never cost a compile.
-requirements.txt: requirements.in requirements-model.in | $(LINKS) $(TOOLS_VENV)/.installed
+# The lock file. compile.py makes the links page if it is missing, caches the release files it
+# will pin (so pip reads them from build/release-files, never twice from GitHub), compiles,
+# guards and verifies. It records a digest of its inputs in requirements.txt and skips the
+# compile while it matches, so file times alone (a fresh clone, a touched file) never cost a
+# compile, nor an API request.
+requirements.txt: requirements.in requirements-model.in | $(TOOLS_VENV)/.installed
 	$(TOOLS)/python scripts/compile.py
 
 # `make lock` remakes the locks whatever the file times: after a hand edit that make refused,
@@ -129,10 +130,10 @@ requirements-dev.txt: requirements-dev.in requirements.txt | $(TOOLS_VENV)/.inst
 
 # The project environment: made when missing, synced when requirements.txt is newer. The
 # pinned release files are fetched into build/release-files first (once per machine, whatever
-# the file times of a fresh clone), so pip-sync installs them from there; the lock is checked
-# before pip reads it (scripts/sync.py). src/ is put on the environment's path (a .pth file, no
+# the file times of a fresh clone: from the URLs the lock records, with no API request), so
+# pip-sync installs them from there; the lock is checked before pip reads it (scripts/sync.py). src/ is put on the environment's path (a .pth file, no
 # build and no hash to check), so your code imports.
-$(VENV)/.synced: requirements.txt | $(LINKS) $(TOOLS_VENV)/.installed
+$(VENV)/.synced: requirements.txt | $(TOOLS_VENV)/.installed
 	$(check-python)
 	$(call venv,$(VENV))
 	$(TOOLS)/python scripts/release_files.py --pinned requirements.txt
@@ -188,7 +189,7 @@ upgrade: | $(TOOLS_VENV)/.installed
 # The lock for deployment: the same pins and hashes, each model a direct reference to its release
 # file's URL, so plain `pip install --require-hashes -r requirements-deploy.txt` works anywhere.
 .PHONY: export  ## write requirements-deploy.txt, the lock plain pip installs anywhere
-export: requirements.txt | $(LINKS) $(TOOLS_VENV)/.installed
+export: requirements.txt | $(TOOLS_VENV)/.installed
 	$(TOOLS)/python scripts/export.py
 
 .PHONY: lint  ## run the pre-commit hooks on every file

@@ -371,16 +371,31 @@ def read_pins(path: Path) -> dict[str, str]:
 
 LINKS_PAGE = Path("build/model-links.html")
 WHEELS_DIR = Path("build/wheels")
+RELEASE_FILES_DIR = Path("build/release-files")
+RELEASE_LINE = re.compile(r"^    # release: (\S+)$")  # a lock's record of a release file's URL
+
+
+def release_urls(path: Path) -> dict[str, list[str]]:
+    """{canonical name: [URL, ...]} of the release files a compiled lock records (the
+    ``# release: URL`` lines under a release package's pin), none for an older lock."""
+    urls: dict[str, list[str]] = {}
+    name = ""
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        if pin := re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)==", line):
+            name = canonicalize_name(pin[1])
+        elif (found := RELEASE_LINE.match(line)) and name:
+            urls.setdefault(name, []).append(found[1])
+    return urls
 
 
 def pip_env(**extra: str) -> dict[str, str]:
-    """The environment pip runs in (pip-compile, pip-sync, pip): the links page, build/wheels,
-    FIND_LINKS and the user's own PIP_FIND_LINKS as find-links, in this order and in the
-    environment, so that no credential is ever on a command line that `ps` shows; and no GitHub
-    token, which neither pip nor a build it runs needs."""
+    """The environment pip runs in (pip-compile, pip-sync, pip): the links page, the verified
+    release files in build/release-files (so a fresh clone needs no links page to install),
+    build/wheels, FIND_LINKS and the user's own PIP_FIND_LINKS as find-links, in this order and
+    in the environment, so that no credential is ever on a command line that `ps` shows; and no
+    GitHub token, which neither pip nor a build it runs needs."""
     links = [str(LINKS_PAGE)] if LINKS_PAGE.is_file() else []
-    if WHEELS_DIR.is_dir():
-        links.append(str(WHEELS_DIR))
+    links += [str(d) for d in (RELEASE_FILES_DIR, WHEELS_DIR) if d.is_dir()]
     links += os.environ.get("FIND_LINKS", "").split() + os.environ.get("PIP_FIND_LINKS", "").split()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_TOKEN")}
     return {**env, "PIP_FIND_LINKS": " ".join(links), **extra}

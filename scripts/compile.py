@@ -32,6 +32,7 @@ from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel
 from packaging.version import Version
 
 import common
+import model_links
 import verify
 from model_links import Asset, read_manifest, wanted_requirements, write_links_page
 from release_files import (
@@ -267,8 +268,12 @@ def report_url(report: str) -> str:
         return "a package index or find-links location, not the releases"
 
 
-def set_release_hashes(text: str, hashes: dict[str, set[str]]) -> str:
-    """Replace the --hash lines of each ``name==version`` in ``hashes`` with exactly its set."""
+def set_release_hashes(
+    text: str, hashes: dict[str, set[str]], urls: dict[str, list[str]] | None = None
+) -> str:
+    """Replace the --hash lines of each ``name==version`` in ``hashes`` with exactly its set,
+    and record where each of its release files lives (``urls``) as ``# release: URL`` lines:
+    a fresh clone fetches them from there, with no API request."""
     out: list[str] = []
     skipping = False
     for line in text.splitlines(keepends=True):
@@ -280,6 +285,7 @@ def set_release_hashes(text: str, hashes: dict[str, set[str]]) -> str:
             out.append(line.split(" \\")[0].rstrip("\n") + " \\\n")
             block = [f"    --hash=sha256:{h}" for h in sorted(hashes[name])]
             out.append(" \\\n".join(block) + "\n")
+            out += [f"    # release: {url}\n" for url in sorted((urls or {}).get(name, []))]
             skipping = True
         else:
             out.append(line)
@@ -348,7 +354,9 @@ def compile_to(output: Path, upgrade: bool, packages: Sequence[str]) -> None:
     When pip finds that version in conflict with another requirement, the next lower one is
     tried, then the non-release packages in the conflict are re-resolved once.
     """
-    assets = read_manifest(MANIFEST) if MANIFEST.is_file() else []
+    if not MANIFEST.is_file() and model_links.main(["--pre"] if os.environ.get("PRE") else []):
+        raise common.UserError(f"{MANIFEST} could not be made: see above")
+    assets = read_manifest(MANIFEST)
     index = by_project(assets)
     names = release_names([*SOURCES, OUTPUT], index)
     keep = kept_pins(upgrade, packages)
@@ -389,6 +397,7 @@ def compile_to(output: Path, upgrade: bool, packages: Sequence[str]) -> None:
             f"{OUTPUT} was left as it was"
         )
     hashes: dict[str, set[str]] = {}
+    urls: dict[str, list[str]] = {}
     text = unreference(output.read_text(), chosen)
     for line in common.read_requirement_lines_of(text):
         name, version = (None if line.is_option else line.pin()) or ("", "")
@@ -404,7 +413,8 @@ def compile_to(output: Path, upgrade: bool, packages: Sequence[str]) -> None:
             )
         files = installable_files(index[name][Version(version)])
         hashes[name] = release_hashes(files, ensure_cached(files, FILES_DIR, quiet=True))
-    text = set_release_hashes(text, hashes)
+        urls[name] = [asset.url for asset in files]
+    text = set_release_hashes(text, hashes, urls)
     # --only-binary went to pip for every release package; the lock names those it pins.
     text = re.sub(r"(?m)^--only-binary (\S+)\n", lambda m: m[0] if m[1] in hashes else "", text)
     common.atomic_write_text(output, record_inputs(text, SOURCES))

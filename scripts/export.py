@@ -9,8 +9,9 @@ direct reference to its release file's download URL:
         --hash=sha256:...
 
 and `pip install --require-hashes -r requirements-deploy.txt` works with no links page, no
-token and no API call. The lock is checked first (verify.check, offline); no credential or
-private source is ever written: a URL with credentials in it is refused.
+token and no API call. The URLs are those the lock records (its ``# release:`` lines). The lock
+is checked first (verify.check, offline); no credential or private source is ever written: a
+URL with credentials in it is refused.
 """
 
 from __future__ import annotations
@@ -21,12 +22,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from packaging.utils import canonicalize_name
-from packaging.version import Version
 
 import common
 import verify
-from model_links import read_manifest
-from release_files import FILES_DIR, MANIFEST, by_project, installable_files
 
 PIN = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
 LOCK = Path("requirements.txt")
@@ -43,24 +41,22 @@ examples:
 """
 
 
-def export(lock: Path, assets_path: Path) -> str:
-    """The text of the deploy lock for ``lock``; raises UserError if the lock does not pass the
-    offline checks or a release file has no public URL to name."""
-    assets = read_manifest(assets_path)
-    problems = verify.check(lock, assets, common.read_sha256sums(FILES_DIR / "SHA256SUMS"))
+def export(lock: Path) -> str:
+    """The text of the deploy lock for ``lock``, from the release URLs the lock records; raises
+    UserError if the lock does not pass the offline checks."""
+    problems = verify.check(lock, [], {})
     if problems:
         raise common.UserError("\n".join([*problems, f"{DEPLOY} was not written"]))
-    index = by_project(assets)
+    urls = common.release_urls(lock)
     blocks = re.split(r"(?m)^(?=[A-Za-z0-9])", lock.read_text().split("\n\n", 1)[1])
     out = [HEADER, "\n"]
     for block in blocks:
         pin = PIN.match(block)
-        if pin is None or canonicalize_name(pin[1]) not in index:
+        if pin is None or canonicalize_name(pin[1]) not in urls:
             out.append(block)
             continue
         name = canonicalize_name(pin[1])
-        files = installable_files(index[name][Version(pin[2])])
-        url = next(a.url for a in sorted(files, key=lambda a: not a.filename.endswith(".whl")))
+        url = sorted(urls[name], key=lambda url: not url.endswith(".whl"))[0]
         if urlsplit(url).username or urlsplit(url).password:
             raise common.UserError(f"{name}'s release URL holds a credential: not exported")
         out.append(f"{name} @ {url}{block[pin.end() :]}")
@@ -73,9 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.parse_args(argv)
     if not LOCK.is_file():
         raise common.UserError(f"{LOCK} is missing: run `make requirements.txt` first")
-    if not MANIFEST.is_file():
-        raise common.UserError(f"{MANIFEST} is missing: run `make links` first")
-    common.atomic_write_text(DEPLOY, export(LOCK, MANIFEST))
+    common.atomic_write_text(DEPLOY, export(LOCK))
     print(f"export: wrote {DEPLOY}")
     return 0
 

@@ -15,16 +15,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from packaging.tags import sys_tags
 from packaging.utils import parse_wheel_filename
 from packaging.version import Version
 
 import common
-from model_links import Asset, read_manifest, token_for, write_links_page
+import model_links
+from model_links import Asset, parse_asset_name, read_manifest, token_for, write_links_page
 
 MANIFEST = Path("build/model-assets.json")
-FILES_DIR = Path("build/release-files")
+FILES_DIR = common.RELEASE_FILES_DIR
 LINKS_PAGE = common.LINKS_PAGE
 EXAMPLES = """\
 examples:
@@ -61,6 +63,42 @@ def wanted_pinned(path: Path, assets: list[Asset]) -> list[Asset]:
         if pin and pin[0] in index and Version(pin[1]) in index[pin[0]]:
             wanted.extend(installable_files(index[pin[0]][Version(pin[1])]))
     return wanted
+
+
+def fetch_recorded(lock: Path, files_dir: Path, quiet: bool = False) -> None:
+    """Fetch the release files ``lock`` records (its ``# release: URL`` lines), with no API
+    request, into ``files_dir``: each must have one of the hashes the lock pins for it."""
+    sums = common.read_sha256sums(files_dir / "SHA256SUMS")
+    lines = (line for line in common.read_requirement_lines(lock) if not line.is_option)
+    hashes = {pin[0]: set(line.hashes) for line in lines if (pin := line.pin())}
+    session = common.http_session()
+    for name, urls in sorted(common.release_urls(lock).items()):
+        for url in urls:
+            filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+            parsed = parse_asset_name(filename)
+            if parsed is None or parsed[0] != name:
+                raise common.UserError(
+                    f"{lock}: {filename!r} is not a file of {name}: run `make lock`"
+                )
+            if filename in sums and (files_dir / filename).is_file():
+                continue
+            try:
+                digest = common.download(session, url, files_dir / filename, netrc=False)
+            except common.NotFound:
+                raise common.UserError(
+                    f"{common.mask_url(url)} answered 404: if the repository is private, run "
+                    "`make links` with the token that can read it, then the same command again"
+                ) from None
+            if digest not in hashes.get(name, set()):
+                (files_dir / filename).unlink()
+                raise common.UserError(
+                    f"{filename}: its sha256 {digest} is not one {lock} pins for {name} (the "
+                    "file at that URL changed since the lock was made); nothing was kept"
+                )
+            sums[filename] = digest
+            common.write_sha256sums(files_dir / "SHA256SUMS", sums)
+            if not quiet:
+                print(f"release-files: cached {filename}")
 
 
 def download(asset: Asset, files_dir: Path, session: common.requests.Session) -> str:
@@ -135,14 +173,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-o", "--output", type=Path, default=LINKS_PAGE, help="the links page")
     parser.add_argument("-q", "--quiet", action="store_true")
     args = parser.parse_args(argv)
-    try:
-        if not args.manifest.is_file():
-            raise common.UserError(f"{args.manifest} is missing: run `make links` first")
-        assets = read_manifest(args.manifest)
-        ensure_cached(wanted_pinned(args.pinned, assets), args.files_dir, args.quiet)
-        write_links_page(assets, args.output, args.files_dir)
-    except common.UserError as exc:
-        return common.error(str(exc))
+    if not args.manifest.is_file() and common.release_urls(args.pinned):
+        fetch_recorded(args.pinned, args.files_dir, args.quiet)  # a fresh clone: no API request
+        return 0
+    if not args.manifest.is_file() and model_links.main([]):  # an older lock records no URLs
+        raise common.UserError(f"{args.manifest} could not be made: see above")
+    assets = read_manifest(args.manifest)
+    ensure_cached(wanted_pinned(args.pinned, assets), args.files_dir, args.quiet)
+    write_links_page(assets, args.output, args.files_dir)
     return 0
 
 

@@ -29,6 +29,11 @@ def requirement_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line and not line.startswith((" ", "#"))]
 
 
+def without_release_urls(text: str) -> str:
+    """A lock without its ``# release: URL`` lines (the public URLs of the release files)."""
+    return "".join(line for line in text.splitlines(True) if not line.startswith("    # release:"))
+
+
 def test_install_pins_hashes_and_imports_the_model(project: Project) -> None:
     result = project.run("install")
 
@@ -45,8 +50,12 @@ def test_install_pins_hashes_and_imports_the_model(project: Project) -> None:
         if "==" in block:
             assert "--hash=sha256:" in block
     assert "make requirements.txt" in text
+    # The lock records where the release file lives (the release's public download URL, here
+    # the stand-in's github.com), and nothing else of any source.
+    release = f"    # release: {project.github.url}/explosion/spacy-models/releases/download/"
+    assert f"{release}en_core_web_sm-3.8.0/{WHEEL_380}\n" in text
     for name in ("requirements.txt", "requirements-model.in"):
-        written = project.read(name)
+        written = without_release_urls(project.read(name))
         for leak in ("127.0.0.", "file:", "--find-links", "--index-url", "/tmp", "simple"):
             assert leak not in written, f"{leak} leaked into {name}"
     # One GET of the model wheel in all (compile reads and hashes the cached copy; sync too),
@@ -215,7 +224,7 @@ def test_hostile_pip_config_and_secrets_never_land_in_files_or_output(project: P
             data = path.read_bytes()
             assert secret.encode() not in data, path
             assert token.encode() not in data, path
-    text = project.read("requirements.txt")
+    text = without_release_urls(project.read("requirements.txt"))
     for option in ("--find-links", "--extra-index-url", "--trusted-host", "--index-url", "127.0.0"):
         assert option not in text
     assert any(r.headers.get("authorization") == f"Bearer {token}" for r in project.github.requests)
@@ -245,7 +254,7 @@ def test_squatting_sdist_on_an_index_is_never_built(project: Project) -> None:
     text = project.read("requirements.txt")
     assert "en-core-web-sm==3.8.0 \\" in requirement_lines(text)
     release = project.path.parent / "releases" / WHEEL_380
-    block = text.split("en-core-web-sm==3.8.0 \\\n")[1].split("# via")[0]
+    block = without_release_urls(text).split("en-core-web-sm==3.8.0 \\\n")[1].split("# via")[0]
     assert block.split() == [f"--hash=sha256:{hashlib.sha256(release.read_bytes()).hexdigest()}"]
     assert project.python("import en_core_web_sm; print(en_core_web_sm.VERSION)") == "3.8.0"
 
@@ -272,7 +281,7 @@ def test_squatting_wheel_of_a_release_version_gets_no_hash(project: Project) -> 
     project.run("install")
 
     text = project.read("requirements.txt")
-    block = text.split("en-core-web-sm==3.8.0 \\\n")[1].split("# via")[0]
+    block = without_release_urls(text).split("en-core-web-sm==3.8.0 \\\n")[1].split("# via")[0]
     assert len(block.split()) == 1
     assert hashlib.sha256(fake.read_bytes()).hexdigest() not in text
     payload = "import en_core_web_sm, pathlib; print(pathlib.Path(en_core_web_sm.__file__)"
@@ -429,7 +438,8 @@ def test_raw_wheel_urls_are_downloaded_once_and_pinned_by_name(project: Project)
     assert project.python("import private_model; print(private_model.VERSION)") == "1.2.0"
     assert project.read("requirements-model.in").splitlines()[1:] == ["private-model==1.2.0"]
     text = project.read("requirements.txt")
-    assert "private-model==1.2.0 \\" in requirement_lines(text) and "127.0.0." not in text
+    assert "private-model==1.2.0 \\" in requirement_lines(text)
+    assert "127.0.0." not in without_release_urls(text)
     assert project.github.downloads(wheel.name) == 1
     project.run("install")
     assert project.github.downloads(wheel.name) == 1
@@ -459,10 +469,12 @@ def test_a_fresh_clone_compiles_nothing_and_fetches_the_model_once(project: Proj
     (project.path / "build").mkdir()
     for name in ("requirements.in", "requirements-model.in.raw", "requirements-model.in"):
         (project.path / name).touch()
+    api_before = len(project.github.api_requests())
 
     result = project.run("install")
 
     assert "is up to date with its inputs" in result.stdout  # no pip-compile
+    assert len(project.github.api_requests()) == api_before  # the lock says where files are
     assert project.read("requirements.txt") == committed
     assert project.github.downloads(WHEEL_380) == gets + 1  # once, into build/release-files
     assert project.python("import en_core_web_sm; print(en_core_web_sm.VERSION)") == "3.8.0"
