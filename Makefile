@@ -38,7 +38,7 @@ PYTEST_ARGS ?=
 
 # Scripts read these from the environment, so no value (a token, a licence key in a URL)
 # ever appears on a command line that make echoes.
-export MODEL_REPOS MODEL_OWNERS GITHUB_API_URL FIND_LINKS PRE PACKAGES
+export MODEL_REPOS MODEL_OWNERS MODEL_INDEX_URL INDEX_PACKAGES GITHUB_API_URL FIND_LINKS PRE PACKAGES
 
 TOOLS := $(TOOLS_VENV)/bin
 LINKS := build/model-links.html
@@ -191,6 +191,15 @@ upgrade: | $(TOOLS_VENV)/.installed
 .PHONY: export  ## write requirements-deploy.txt, the lock plain pip installs anywhere
 export: requirements.txt | $(TOOLS_VENV)/.installed
 	$(TOOLS)/python scripts/export.py
+
+# A static index of the model release files, to publish once for a whole team (the workflow
+# .github/workflows/index.yml puts it on GitHub Pages); others set MODEL_INDEX_URL to its URL.
+# It lists the releases through the API (never from MODEL_INDEX_URL, whose index.json only
+# gives the hashes already computed).
+.PHONY: index  ## write build/index/: a static index of the models' release files, to publish
+index: | $(TOOLS_VENV)/.installed
+	MODEL_INDEX_URL= $(TOOLS)/python scripts/model_links.py $(if $(PRE),--pre)
+	$(TOOLS)/python scripts/index.py
 
 .PHONY: lint  ## run the pre-commit hooks on every file
 lint: | $(TOOLS_VENV)/.installed

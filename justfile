@@ -89,6 +89,11 @@ verify:
 check-requirements:
     {{ make }} check-requirements
 
+# write build/index/: a static index of the models' release files, to publish
+[group('lock')]
+index:
+    {{ make }} index
+
 # write requirements-deploy.txt, the lock plain pip installs anywhere
 [group('lock')]
 export:

@@ -5,3 +5,9 @@
 MODEL_REPOS ?= explosion/spacy-models
 # which repository owns a package that two of them offer: NAME=OWNER/REPO entries (space separated)
 MODEL_OWNERS ?=
+# a published index of the release files (`make index`), e.g. https://acme.github.io/models:
+# when set, release files are listed from it and the releases API is not asked
+MODEL_INDEX_URL ?=
+# which packages `make index` covers (names or patterns such as en_core_web_*; default: the
+# models requirements.in names)
+INDEX_PACKAGES ?=

@@ -103,6 +103,7 @@ environment:
   GITHUB_TOKEN           token for GITHUB_API_URL's host: a higher rate limit, private repositories
   GITHUB_TOKEN_<HOST>    token for another host (GITHUB_TOKEN_GHE_EXAMPLE_COM), never sent elsewhere
   MODEL_OWNERS           NAME=REPOSITORY entries: which repository owns a name two offer
+  MODEL_INDEX_URL        a site `make index` published: list release files from it, not the API
   MODEL_LINKS_MAX_WAIT   longest Retry-After (seconds) to wait on a secondary limit (default 60)
   MODEL_LINKS_BACKOFF    first backoff (seconds) when retrying connection errors and 5xx (0.5)
 """
@@ -679,6 +680,52 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def index_assets(index_url: str, pre: bool) -> list[Asset]:
+    """The release files a published index lists (``{index_url}/index.json``, written by
+    `make index`), each checked like an API asset: its name, its URL's file name, its sha256.
+    The index's hashes become the release hashes: the index is a root of trust (SECURITY.md)."""
+    url = f"{index_url}/index.json"
+    with http_session() as session:
+        try:
+            response = session.get(url, timeout=TIMEOUT, stream=True)
+            body = b"".join(blocks(response, MAX_BODY, mask_url(url)))
+        except requests.RequestException as exc:
+            raise UserError(
+                f"cannot reach {mask_url(url)} ({_reason(exc)}): check MODEL_INDEX_URL"
+            ) from None
+    if response.status_code != 200:
+        raise UserError(
+            f"{mask_url(url)} answered HTTP {response.status_code}: check MODEL_INDEX_URL"
+        )
+    try:
+        files = json.loads(body)["files"]
+        assert isinstance(files, list)
+    except (ValueError, KeyError, TypeError, AssertionError):
+        raise UserError(f"{mask_url(url)} is not an index.json of `make index`") from None
+    assets = []
+    for item in files:
+        if not isinstance(item, dict):
+            continue
+        name, link = str(item.get("filename", "")), str(item.get("url", ""))
+        parsed, sha256 = parse_asset_name(name), str(item.get("sha256", ""))
+        parts = urlsplit(link)
+        if (
+            parsed is None
+            or parts.scheme not in ("https", "http")
+            or unquote(parts.path).rsplit("/", 1)[-1] != name
+            or not SHA256_HEX.fullmatch(sha256)
+        ):
+            continue
+        if Version(parsed[1]).is_prerelease and not pre:
+            continue
+        size = item["size"] if isinstance(item.get("size"), int) else 0
+        assets.append(Asset(
+            *parsed, name, link, sha256, str(item.get("repo", "")), str(item.get("tag", "")),
+            Version(parsed[1]).is_prerelease, "", size, str(item.get("api_url", "")),
+        ))  # fmt: skip
+    return assets
+
+
 def one_owner_each(assets: list[Asset], owners: Sequence[str]) -> list[Asset]:
     """``assets`` with each package from one repository: a package that two repositories offer
     is an error naming both, unless MODEL_OWNERS (``NAME=REPOSITORY`` entries) says which one
@@ -736,6 +783,17 @@ def link_repo(
 @guarded
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    index_url = os.environ.get("MODEL_INDEX_URL", "").strip().rstrip("/")
+    if index_url and not args.repo:
+        assets = index_assets(index_url, args.pre)
+        if not args.quiet:
+            print(
+                f"{mask_url(index_url)}: {len(assets)} release files listed by the published "
+                "index (MODEL_INDEX_URL is set, so MODEL_REPOS is not listed through the API)"
+            )
+        write_manifest(args.manifest, assets)
+        write_links_page(assets, args.output, args.files_dir)
+        return 0
     try:
         repos = configured_repos(args.repo)
         wanted = wanted_requirements(REQUIREMENT_FILES)

@@ -29,6 +29,7 @@ def make_wheel(
     requires: tuple[str, ...] | list[str] = (),
     payload: bytes = b"",
     code: str = "",
+    requires_python: str = "",
 ) -> Path:
     """Write ``{name}-{version}-py3-none-any.whl`` into ``directory`` and return its path.
 
@@ -42,6 +43,7 @@ def make_wheel(
         f"Name: {name}",
         f"Version: {version}",
         *(f"Requires-Dist: {req}" for req in requires),
+        *([f"Requires-Python: {requires_python}"] if requires_python else []),
     ]
     files = {
         f"{module}/__init__.py": f'VERSION = "{version}"\n{code}'.encode(),

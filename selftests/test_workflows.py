@@ -30,7 +30,7 @@ def actionlint(*files: Path) -> subprocess.CompletedProcess:
 
 
 def test_both_workflows_exist() -> None:
-    assert [w.name for w in WORKFLOWS] == ["ci.yml", "upgrade.yml"]
+    assert [w.name for w in WORKFLOWS] == ["ci.yml", "index.yml", "upgrade.yml"]
 
 
 def test_actionlint_passes_on_the_workflows() -> None:
@@ -103,3 +103,14 @@ def test_the_monthly_chore_repins_the_tools_and_dependabot_the_actions() -> None
     assert "requirements-dev.txt" in pr["with"]["add-paths"].split()
     dependabot = yaml.safe_load((ROOT / ".github/dependabot.yml").read_text())
     assert [u["package-ecosystem"] for u in dependabot["updates"]] == ["github-actions"]
+
+
+def test_the_index_is_published_to_pages_only_once_switched_on() -> None:
+    data = yaml.safe_load((ROOT / ".github/workflows/index.yml").read_text())
+    job = data["jobs"]["publish"]
+
+    assert job["if"] == "vars.PUBLISH_MODEL_INDEX == 'true'"  # no scheduled failures in a copy
+    assert "workflow_dispatch" in data[True] and "schedule" in data[True]
+    assert job["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
+    assert {"run": "make index"} in job["steps"]
+    assert any("actions/deploy-pages@" in s.get("uses", "") for s in job["steps"])
