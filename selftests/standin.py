@@ -58,7 +58,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from packaging.version import Version
 
-from packages import make_wheel
+from packages import MODEL_CODE, make_wheel
 
 if TYPE_CHECKING:
     import pytest
@@ -654,8 +654,8 @@ def _default_message(status: int, headers: dict[str, str]) -> str:
 
 @functools.cache
 def _wheel_bytes(package: str, version: str, requires: tuple[str, ...]) -> bytes:
-    with tempfile.TemporaryDirectory() as directory:
-        return make_wheel(Path(directory), package, version, requires).read_bytes()
+    with tempfile.TemporaryDirectory() as directory:  # a model that loads (packages.MODEL_CODE)
+        return make_wheel(Path(directory), package, version, requires, code=MODEL_CODE).read_bytes()
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -95,6 +95,7 @@ def test_a_project_with_the_published_index_asks_the_api_nothing(project: Projec
         project.env["MODEL_INDEX_URL"] = url
         result = project.run("install")
         project.run("verify")
+        project.run("upgrade")
 
     assert "listed by the published index (MODEL_INDEX_URL is set" in result.stdout
     assert len(project.github.api_requests()) == api_before  # not one API request
