@@ -32,6 +32,7 @@ from pathlib import Path
 from packaging.version import Version
 
 import common
+import release_files
 from model_links import Asset, read_manifest, wanted_requirements
 from release_files import MANIFEST
 
@@ -106,9 +107,7 @@ def describe(
         return IndexFile(**{**asdict(known), "api_url": asset.api_url}), False
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / asset.filename
-        digest = common.download(
-            session, asset.url, path, asset.sha256, asset.size or None, netrc=False
-        )
+        digest = release_files.download(asset, Path(scratch), session)  # token if private
         entry = IndexFile(
             asset.project, asset.version, asset.filename, asset.url, digest,
             requires_python(path), asset.size, asset.repo, asset.tag, asset.api_url,
