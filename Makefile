@@ -72,8 +72,9 @@ help:
 	@awk '/^# / {doc = substr($$0, 3)} /^[A-Z_]+ \?=/ {printf "  %-15s %s\n", $$1, doc}' \
 	  $(MAKEFILE_LIST)
 
-# The tools environment: made once, reinstalled only when requirements-tools.txt changes.
-$(TOOLS_VENV)/.installed: requirements-tools.txt
+# The tools environment: made once, made again when requirements-tools.txt or the Python of
+# .python-version changes (pip-compile runs in it, so the locks are for its Python).
+$(TOOLS_VENV)/.installed: requirements-tools.txt .python-version
 	$(check-python)
 	$(call venv,$(TOOLS_VENV))
 	$(TOOLS)/python -m pip install --quiet --require-hashes --no-deps -r requirements-tools.txt

@@ -449,10 +449,12 @@ def inputs_line(sources: Sequence[Path]) -> str:
 
 
 def inputs_digest(sources: Sequence[Path]) -> str:
-    """A sha256 over what a lock is compiled from (its input files, and PRE for the main one)."""
-    digest = hashlib.sha256(f"PRE={os.environ.get('PRE', '')}\n".encode())
+    """A sha256 over what a lock is compiled from: its input files, the Python it is compiled
+    with (and so for), and PRE for the main one."""
+    python = f"PYTHON={sys.version_info.major}.{sys.version_info.minor}\n"
+    digest = hashlib.sha256(f"{python}PRE={os.environ.get('PRE', '')}\n".encode())
     if sources == DEV_SOURCES:
-        digest = hashlib.sha256()
+        digest = hashlib.sha256(python.encode())
     for path in sources:
         digest.update(path.read_bytes() if path.is_file() else b"")
     return digest.hexdigest()

@@ -134,7 +134,8 @@ def make_project(tmp_path: Path, template: Path, venv: Path | None = None) -> It
     # The tools environment is the running one, made from this very lock: as old as its marker,
     # so make does not install the tools again (into the environment the tests run in).
     tools_time = marker.stat().st_mtime - 1
-    os.utime(copy / "requirements-tools.txt", (tools_time, tools_time))
+    for name in ("requirements-tools.txt", ".python-version"):
+        os.utime(copy / name, (tools_time, tools_time))
     (copy / "requirements.in").write_text("spacy>=3.7,<3.9\nen_core_web_sm>=3.7.0,<3.9.0\n")
     index_dir = tmp_path / "index-files"
     spacy = [make_wheel(index_dir, "spacy", v, code=SPACY_CODE) for v in ("3.7.5", "3.8.2")]

@@ -5,8 +5,11 @@ changes what they print fails here, in a second, rather than in an end-to-end ru
 
 from __future__ import annotations
 
+import collections
+import sys
 from pathlib import Path
 
+import pytest
 from packaging.version import Version
 
 import compile as lock
@@ -80,3 +83,16 @@ def test_a_sealed_lock_shows_any_change(tmp_path: Path) -> None:
     assert verify.seal(path.read_text()) == path.read_text()  # sealing twice changes nothing
     path.write_text(path.read_text().replace("3.8.2", "3.8.3"))
     assert "was changed since make wrote it" in verify.seal_problems(path)[0]
+
+
+def test_the_python_a_lock_is_compiled_with_is_one_of_its_inputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Changing .python-version remakes the tools with that Python, whose locks then differ."""
+    monkeypatch.chdir(tmp_path)
+    Path("requirements.in").write_text("spacy>=3.8,<3.9\n")
+    now = lock.inputs_digest(lock.SOURCES)
+    other = collections.namedtuple("version_info", "major minor micro")(3, 12, 0)
+    monkeypatch.setattr(sys, "version_info", other)
+
+    assert lock.inputs_digest(lock.SOURCES) != now
