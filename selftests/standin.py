@@ -723,7 +723,7 @@ def run_standin(ghes: bool = False) -> Iterator[GitHubStandIn]:
     address, port = servers["storage"].server_address[:2]
     standin.storage_url = f"http://{address}:{port}"
     threads = [
-        threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
         for s in servers.values()
     ]
     for thread in threads:
