@@ -6,6 +6,7 @@ changes what they print fails here, in a second, rather than in an end-to-end ru
 from __future__ import annotations
 
 import collections
+import subprocess
 import sys
 from pathlib import Path
 
@@ -96,3 +97,26 @@ def test_the_python_a_lock_is_compiled_with_is_one_of_its_inputs(
     monkeypatch.setattr(sys, "version_info", other)
 
     assert lock.inputs_digest(lock.SOURCES) != now
+
+
+def test_no_credential_is_on_pip_compiles_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ps` shows a process's arguments to every user of the machine: find-links (which may hold
+    a licence key) go to pip through its environment, and the GitHub token not at all."""
+    monkeypatch.chdir(tmp_path)
+    Path("requirements.in").write_text("spacy\n")
+    monkeypatch.setenv("FIND_LINKS", "https://buyer:s3cret@wheels.example/simple/")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_" + "t" * 36)
+    seen = {}
+
+    def run(command, env, **_):  # pip-compile, as compile.py starts it
+        seen.update(command=command, env=env)
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(lock.subprocess, "run", run)
+    lock.run_pip_compile(tmp_path / "out.txt", {SM}, False, [], INDEX)
+
+    assert not any("s3cret" in arg for arg in seen["command"])
+    assert "s3cret" in seen["env"]["PIP_FIND_LINKS"]
+    assert not any(name.startswith("GITHUB_TOKEN") for name in seen["env"])
