@@ -225,6 +225,15 @@ def parse_asset_name(filename: str) -> tuple[str, str] | None:
         return None
 
 
+def linkable(filename: str, url: str) -> tuple[str, str] | None:
+    """(canonical project, version) of a release file that may be linked, else None: a safe
+    wheel or sdist name (``parse_asset_name``) whose http(s) URL names that very file."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or unquote(parts.path).rsplit("/", 1)[-1] != filename:
+        return None
+    return parse_asset_name(filename)
+
+
 def sorted_assets(assets: list[Asset]) -> list[Asset]:
     """Sort by (project, version, file name), keeping the first asset of each file name."""
     unique: dict[str, Asset] = {}
@@ -259,13 +268,8 @@ def release_assets(
             name, url = str(item.get("name", "")), str(item.get("browser_download_url", ""))
             if not name.endswith(INSTALLABLE):
                 continue  # checksums, notes, ...
-            parsed = parse_asset_name(name)
-            parts = urlsplit(url)
-            if (
-                parsed is None
-                or parts.scheme not in ("https", "http")
-                or unquote(parts.path).rsplit("/", 1)[-1] != name
-            ):
+            parsed = linkable(name, url)
+            if parsed is None:
                 stats.unsafe += 1
                 continue
             size = item.get("size")
@@ -707,14 +711,8 @@ def index_assets(index_url: str, pre: bool) -> list[Asset]:
         if not isinstance(item, dict):
             continue
         name, link = str(item.get("filename", "")), str(item.get("url", ""))
-        parsed, sha256 = parse_asset_name(name), str(item.get("sha256", ""))
-        parts = urlsplit(link)
-        if (
-            parsed is None
-            or parts.scheme not in ("https", "http")
-            or unquote(parts.path).rsplit("/", 1)[-1] != name
-            or not SHA256_HEX.fullmatch(sha256)
-        ):
+        parsed, sha256 = linkable(name, link), str(item.get("sha256", ""))
+        if parsed is None or not SHA256_HEX.fullmatch(sha256):
             continue
         if Version(parsed[1]).is_prerelease and not pre:
             continue

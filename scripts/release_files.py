@@ -23,7 +23,7 @@ from packaging.version import Version
 
 import common
 import model_links
-from model_links import Asset, parse_asset_name, read_manifest, token_for, write_links_page
+from model_links import Asset, linkable, read_manifest, token_for, write_links_page
 
 MANIFEST = Path("build/model-assets.json")
 FILES_DIR = common.RELEASE_FILES_DIR
@@ -75,7 +75,7 @@ def fetch_recorded(lock: Path, files_dir: Path, quiet: bool = False) -> None:
     for name, urls in sorted(common.release_urls(lock).items()):
         for url in urls:
             filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
-            parsed = parse_asset_name(filename)
+            parsed = linkable(filename, url)
             if parsed is None or parsed[0] != name:
                 raise common.UserError(
                     f"{lock}: {filename!r} is not a file of {name}: run `make lock`"
