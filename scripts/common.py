@@ -303,6 +303,11 @@ class Line:
     def is_option(self) -> bool:
         return self.text.startswith("-")
 
+    @property
+    def option(self) -> str:
+        """The option a line gives (``--extra-index-url`` of ``--extra-index-url=URL``), or ""."""
+        return self.text.split()[0].split("=")[0] if self.is_option else ""
+
     def requirement(self, path: Path | None = None) -> Requirement:
         """The requirement on this line; raises UserError naming ``path:line`` when garbled."""
         try:

@@ -68,10 +68,9 @@ def input_problems(path: Path) -> list[str]:
     if path.suffix != ".in" or not path.is_file():
         return problems
     for line in common.read_requirement_lines(path):
-        option = line.text.split()[0].split("=")[0] if line.is_option else ""
-        if option in SOURCE_OPTIONS:
+        if line.option in SOURCE_OPTIONS:
             problems.append(
-                f"{path}:{line.number}: names a package source ({option}); sources belong in "
+                f"{path}:{line.number}: names a package source ({line.option}); sources belong in "
                 "FIND_LINKS or your pip config, never in a committed file: remove the line"
             )
     return problems
@@ -146,11 +145,10 @@ def check(path: Path, assets: list[Asset], sums: dict[str, str]) -> list[str]:
     index = by_project(assets)
     for line in common.read_requirement_lines(path):
         if line.is_option:
-            option = line.text.split()[0].split("=")[0]
-            if option in SOURCE_OPTIONS:
+            if line.option in SOURCE_OPTIONS:
                 problems.append(
-                    f"{path}:{line.number}: names a package source ({option}); sources belong "
-                    "in FIND_LINKS or pip's config, never in the file: run `make lock`"
+                    f"{path}:{line.number}: names a package source ({line.option}); sources "
+                    "belong in FIND_LINKS or pip's config, never in the file: run `make lock`"
                 )
             continue
         try:
