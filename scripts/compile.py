@@ -41,6 +41,7 @@ from release_files import (
     by_project,
     ensure_cached,
     installable_files,
+    offered,
     release_hashes,
 )
 
@@ -74,16 +75,7 @@ class CompileFailed(common.UserError):
 
 def release_names(paths: Sequence[Path], index: dict[str, dict[Version, list[Asset]]]) -> set[str]:
     """The release packages the requirement files at ``paths`` name (or pin)."""
-    names: set[str] = set()
-    for path in paths:
-        if path.is_file():
-            for line in common.read_requirement_lines(path):
-                if not line.is_option:
-                    try:
-                        names.add(canonicalize_name(line.requirement().name))
-                    except common.UserError:
-                        continue
-    return names & index.keys()
+    return set(wanted_requirements(paths)) & index.keys()
 
 
 def write_constraints(names: set[str], index: dict[str, dict[Version, list[Asset]]]) -> None:
@@ -119,15 +111,6 @@ def conflict_names(found: list[tuple[str, str, str | None]]) -> set[str]:
         except ValueError:  # not a file name: pip named the candidate some other way
             continue
     return names
-
-
-def offered(name: str, index: Index) -> str:
-    """``the releases offer NAME 1.0, 1.1`` (the newest few), or "" for other packages."""
-    if name not in index:
-        return ""
-    versions = sorted(index[name])
-    shown = ", ".join(str(v) for v in versions[-8:])
-    return f"the releases offer {name} {'..., ' if len(versions) > 8 else ''}{shown}"
 
 
 def model_range(spacy_spec: str, name: str, versions: Sequence[Version]) -> str:
@@ -169,7 +152,7 @@ def explain(stderr: str, index: Index, sources: Sequence[Path]) -> CompileFailed
         if name in index:
             return CompileFailed(
                 f"{where}: no release of {name} is in the range asked for "
-                f"({offered(name, index)}); write a range that holds one of them, or run "
+                f"({offered(name, index[name])}); write a range that holds one of them, or run "
                 "`make links` if the release is new",
                 set(),
             )
@@ -191,7 +174,7 @@ def explain(stderr: str, index: Index, sources: Sequence[Path]) -> CompileFailed
             if spacy and (fits := model_range(spacy[0], model, sorted(index[model]))):
                 advice.append(f"a model is built for one spaCy version: with spacy{spacy[0]}, "
                               f"ask for {fits}")  # fmt: skip
-            advice.append(offered(model, index))
+            advice.append(offered(model, index[model]))
         return CompileFailed(
             f"no versions satisfy {sources[0]} together: {details}. " + "; ".join(advice),
             names,
@@ -301,13 +284,16 @@ def kept_pins(upgrade: bool, packages: Sequence[str]) -> dict[str, str]:
 
 
 def choose_releases(
-    names: set[str], index: Index, keep: dict[str, str], tried: dict[str, set[Version]]
+    names: set[str],
+    index: Index,
+    specs: dict[str, SpecifierSet],
+    keep: dict[str, str],
+    tried: dict[str, set[Version]],
 ) -> dict[str, Asset]:
     """The release file to compile with for each release package in ``names``: of the versions
-    its ranges in the .in files allow (any, for one that came in as a dependency) and not yet
-    ``tried``, the one ``keep`` pins, else the newest. A package with none left is left out,
-    so that pip's own message says why."""
-    specs = wanted_requirements(SOURCES)
+    its ranges in the .in files (``specs``) allow (any, for one that came in as a dependency)
+    and not yet ``tried``, the one ``keep`` pins, else the newest. A package with none left is
+    left out, so that pip's own message says why."""
     pre = bool(os.environ.get("PRE"))
     chosen = {}
     for name in sorted(names):
@@ -360,17 +346,18 @@ def compile_to(output: Path, upgrade: bool, packages: Sequence[str]) -> None:
     index = by_project(assets)
     names = release_names([*SOURCES, OUTPUT], index)
     keep = kept_pins(upgrade, packages)
+    specs = wanted_requirements(SOURCES)
     tried: dict[str, set[Version]] = {}
     conflict_retry = not upgrade and OUTPUT.is_file()
+    # Every release package, named or not (one may come in as a dependency): at or below its
+    # newest release, and never built from an sdist found elsewhere.
+    write_constraints(set(index), index)
+    wheel_only = {n for n in index if any(a.filename.endswith(".whl") for a in _all(index[n]))}
     for _ in range(20):
-        chosen = choose_releases(names, index, keep, tried)
+        chosen = choose_releases(names, index, specs, keep, tried)
         ensure_cached(chosen.values(), FILES_DIR)  # pip reads them from build/, once
         write_links_page(assets, common.LINKS_PAGE, FILES_DIR)
         write_release_input(chosen)
-        # Every release package, named or not (one may come in as a dependency): at or below
-        # its newest release, and never built from an sdist found elsewhere.
-        write_constraints(set(index), index)
-        wheel_only = {n for n in index if any(a.filename.endswith(".whl") for a in _all(index[n]))}
         try:
             run_pip_compile(output, wheel_only, upgrade, packages, index)
         except CompileFailed as failure:
@@ -378,7 +365,7 @@ def compile_to(output: Path, upgrade: bool, packages: Sequence[str]) -> None:
             for name in moving:  # a lower release of each, if its range allows one
                 tried.setdefault(name, set()).add(Version(chosen[name].version))
                 keep.pop(name, None)
-            if moving and choose_releases(moving, index, keep, tried).keys() == moving:
+            if moving and choose_releases(moving, index, specs, keep, tried).keys() == moving:
                 continue
             if not (conflict_retry and failure.conflict - chosen.keys()):
                 raise
@@ -404,10 +391,10 @@ def compile_to(output: Path, upgrade: bool, packages: Sequence[str]) -> None:
         if name not in index:
             continue
         if Version(version) not in index[name]:
-            offered = ", ".join(str(v) for v in sorted(index[name])[-3:])
             raise common.UserError(
-                f"{name} resolved to {version}, which the releases do not offer (newest: "
-                f"{offered}); it came from {origin(name, version)}. Pin a range the releases "
+                f"{name} resolved to {version}, which the releases do not offer "
+                f"({offered(name, index[name])}); it came from {origin(name, version)}. "
+                "Pin a range the releases "
                 f"offer in requirements.in (e.g. {name}=={max(index[name])}). "
                 f"{OUTPUT} was left as it was"
             )

@@ -54,6 +54,13 @@ def by_project(assets: Iterable[Asset]) -> dict[str, dict[Version, list[Asset]]]
     return index
 
 
+def offered(name: str, releases: Iterable[Version]) -> str:
+    """``the releases offer NAME 1.0, 1.1``: the newest few of a release package's versions."""
+    versions = sorted(releases)
+    shown = ", ".join(str(v) for v in versions[-8:])
+    return f"the releases offer {name} {'..., ' if len(versions) > 8 else ''}{shown}"
+
+
 def wanted_pinned(path: Path, assets: list[Asset]) -> list[Asset]:
     """Release files of each release package pinned (``==``) in ``path``."""
     index = by_project(assets)

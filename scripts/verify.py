@@ -26,6 +26,7 @@ from release_files import (
     by_project,
     ensure_cached,
     installable_files,
+    offered,
     release_hashes,
     wanted_pinned,
 )
@@ -84,9 +85,9 @@ def release_problems(
     where = f"{path}:{line.number}: {name}=={version}"
     files = releases.get(Version(version))
     if files is None:
-        offered = ", ".join(str(v) for v in sorted(releases)[-5:])
         return [
-            f"{where} is not a version the releases offer (newest: {offered}); it came from "
+            f"{where} is not a version the releases offer ({offered(name, releases)}); "
+            "it came from "
             "another source (an index or find-links location). Pin a range the releases offer "
             "in requirements.in, then run `make lock`"
         ]
