@@ -378,6 +378,7 @@ LINKS_PAGE = Path("build/model-links.html")
 WHEELS_DIR = Path("build/wheels")
 RELEASE_FILES_DIR = Path("build/release-files")
 RELEASE_LINE = re.compile(r"^    # release: (\S+)$")  # a lock's record of a release file's URL
+PIN_LINE = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")  # a lock's `name==version \`
 
 
 def release_urls(path: Path) -> dict[str, list[str]]:
@@ -386,7 +387,7 @@ def release_urls(path: Path) -> dict[str, list[str]]:
     urls: dict[str, list[str]] = {}
     name = ""
     for line in path.read_text().splitlines() if path.is_file() else []:
-        if pin := re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)==", line):
+        if pin := PIN_LINE.match(line):
             name = canonicalize_name(pin[1])
         elif (found := RELEASE_LINE.match(line)) and name:
             urls.setdefault(name, []).append(found[1])

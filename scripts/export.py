@@ -26,7 +26,6 @@ from packaging.utils import canonicalize_name
 import common
 import verify
 
-PIN = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
 LOCK = Path("requirements.txt")
 DEPLOY = Path("requirements-deploy.txt")
 HEADER = """\
@@ -51,7 +50,7 @@ def export(lock: Path) -> str:
     blocks = re.split(r"(?m)^(?=[A-Za-z0-9])", lock.read_text().split("\n\n", 1)[1])
     out = [HEADER, "\n"]
     for block in blocks:
-        pin = PIN.match(block)
+        pin = common.PIN_LINE.match(block)
         if pin is None or canonicalize_name(pin[1]) not in urls:
             out.append(block)
             continue
