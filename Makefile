@@ -7,7 +7,7 @@
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DELETE_ON_ERROR:
-# The locks are written whole or not at all (compile.py renames a finished file into place), and
+# The locks are written whole or not at all (`compile` renames a finished file into place), and
 # make must never delete one, even when it is interrupted (`make install | head -1`).
 .PRECIOUS: requirements.txt requirements-dev.txt requirements-model.in
 .DEFAULT_GOAL := help
@@ -36,18 +36,16 @@ PACKAGES ?=
 # extra arguments for pytest in `make test`
 PYTEST_ARGS ?=
 
-# Scripts read these from the environment, so no value (a token, a licence key in a URL)
-# ever appears on a command line that make echoes.
+# The package in scripts/ reads these from the environment (scripts/settings.py), so no value
+# (a token, a licence key in a URL) ever appears on a command line that make echoes.
 export MODEL_REPOS MODEL_OWNERS MODEL_INDEX_URL INDEX_PACKAGES GITHUB_API_URL FIND_LINKS PRE PACKAGES
 
 TOOLS := $(TOOLS_VENV)/bin
+# Every step is a command of the package in scripts/ (`.tools/bin/python -m scripts --help`).
+RUN := $(TOOLS)/python -m scripts
 LINKS := build/model-links.html
-# The guarded pip-sync: the locks are checked first (scripts/sync.py).
-SYNC := $(TOOLS)/python scripts/sync.py --python $(VENV)/bin/python
-# pip-compile as the tools lock uses it: hashes, and no source or option of this machine's.
-TOOLS_COMPILE := CUSTOM_COMPILE_COMMAND="make tools-lock" $(TOOLS)/pip-compile --quiet \
-  --no-config --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
-  --no-emit-find-links --no-emit-trusted-host --output-file requirements-tools.txt
+# The guarded pip-sync: the pinned release files fetched, the locks checked, then synced.
+SYNC := $(RUN) install --python $(VENV)/bin/python
 
 # Stops with one line when PYTHON is missing or is not the Python of .python-version.
 define check-python
@@ -86,59 +84,58 @@ tools: $(TOOLS_VENV)/.installed
 # Phony targets, not file rules: a fresh clone's file times must never trigger a re-pin.
 .PHONY: tools-lock  ## re-pin the template's own tools after editing requirements-tools.in
 tools-lock: | $(TOOLS_VENV)/.installed
-	$(TOOLS_COMPILE) requirements-tools.in
+	$(RUN) tools-lock
 
 .PHONY: tools-upgrade  ## re-pin the tools to the newest versions requirements-tools.in allows
 tools-upgrade: | $(TOOLS_VENV)/.installed
-	$(TOOLS_COMPILE) --upgrade requirements-tools.in
+	$(RUN) tools-lock --upgrade
 
 # The links page, made when missing; `make links` refreshes it from the releases API.
 $(LINKS): | $(TOOLS_VENV)/.installed
-	$(TOOLS)/python scripts/model_links.py $(if $(PRE),--pre)
+	$(RUN) links
 
 .PHONY: links  ## refresh build/model-links.html from the GitHub releases of MODEL_REPOS
 links: | $(TOOLS_VENV)/.installed
-	$(TOOLS)/python scripts/model_links.py $(if $(PRE),--pre)
+	$(RUN) links
 
 # Wheels with no release API, downloaded once into build/wheels and named in requirements-model.in.
 requirements-model.in: requirements-model.in.raw | $(TOOLS_VENV)/.installed
-	$(TOOLS)/python scripts/model_wheels.py
+	$(RUN) wheels
 	touch $@
 
 .PHONY: wheels  ## download the URLs of requirements-model.in.raw and write requirements-model.in
 wheels: | $(TOOLS_VENV)/.installed
-	$(TOOLS)/python scripts/model_wheels.py
+	$(RUN) wheels
 
-# The lock file. compile.py makes the links page if it is missing, caches the release files it
+# The lock file. `compile` lists the releases if they were not listed yet, caches the release files it
 # will pin (so pip reads them from build/release-files, never twice from GitHub), compiles,
 # guards and verifies. It records a digest of its inputs in requirements.txt and skips the
 # compile while it matches, so file times alone (a fresh clone, a touched file) never cost a
 # compile, nor an API request.
 requirements.txt: requirements.in requirements-model.in | $(TOOLS_VENV)/.installed
-	$(TOOLS)/python scripts/compile.py
+	$(RUN) compile
 
 # `make lock` remakes the locks whatever the file times: after a hand edit that make refused,
 # it keeps their pins and nothing else of them.
 .PHONY: lock  ## remake requirements.txt and requirements-dev.txt now (keeping their pins)
 lock: | $(LINKS) $(TOOLS_VENV)/.installed
-	$(TOOLS)/python scripts/compile.py
-	$(if $(wildcard requirements-dev.in),$(TOOLS)/python scripts/compile.py --dev)
+	$(RUN) compile
+	$(if $(wildcard requirements-dev.in),$(RUN) compile --dev)
 
 # The test tools' lock, layered on requirements.txt (requirements-dev.in starts with
 # `-c requirements.txt`, so a package in both has one version); `make test` adds it.
 requirements-dev.txt: requirements-dev.in requirements.txt | $(TOOLS_VENV)/.installed
-	$(TOOLS)/python scripts/compile.py --dev
+	$(RUN) compile --dev
 
 # The project environment: made when missing, synced when requirements.txt is newer. The
 # pinned release files are fetched into build/release-files first (once per machine, whatever
 # the file times of a fresh clone: from the URLs the lock records, with no API request), so
-# pip-sync installs them from there; the lock is checked before pip reads it (scripts/sync.py). src/ is put on the environment's path (a .pth file, no
-# build and no hash to check), so your code imports.
+# pip-sync installs them from there; the lock is checked before pip reads it (`install`). src/
+# is put on the environment's path (a .pth file, no build and no hash to check), so your code
+# imports.
 $(VENV)/.synced: requirements.txt | $(TOOLS_VENV)/.installed
 	$(check-python)
 	$(call venv,$(VENV))
-	$(TOOLS)/python scripts/release_files.py --pinned requirements.txt
-	mkdir -p build/wheels
 	$(SYNC) requirements.txt
 	$(VENV)/bin/python -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_path("purelib"),\
 	  "_project_src.pth").write_text(str(pathlib.Path("src").resolve()) + "\n")'
@@ -164,13 +161,12 @@ test: $(VENV)/.synced-dev
 
 .PHONY: verify  ## check the locks: pins, hashes, sources, secrets, release files, freshness
 verify: | $(LINKS) $(TOOLS_VENV)/.installed
-	$(TOOLS)/python scripts/verify.py requirements.txt $(wildcard requirements-dev.txt)
-	$(TOOLS)/python scripts/compile.py --check
+	$(RUN) verify
 
 .PHONY: check-requirements  ## only check that the locks are what the .in files compile to
 check-requirements: | $(TOOLS_VENV)/.installed
 	@if [ -f requirements.txt ]; then $(MAKE) --no-print-directory $(LINKS) && \
-	  $(TOOLS)/python scripts/compile.py --check; \
+	  $(RUN) compile --check; \
 	else echo "requirements.txt not made yet: nothing to check"; fi
 
 .PHONY: upgrade  ## refresh links, re-pin to the newest allowed versions, sync, report, test
@@ -178,12 +174,11 @@ upgrade: | $(TOOLS_VENV)/.installed
 	mkdir -p build
 	if [ -f requirements.txt ]; then cp requirements.txt build/requirements-before.txt; \
 	  else rm -f build/requirements-before.txt; fi
-	$(TOOLS)/python scripts/model_links.py $(if $(PRE),--pre)
-	$(TOOLS)/python scripts/compile.py --upgrade
-	$(TOOLS)/python scripts/compile.py --dev --upgrade
+	$(RUN) links
+	$(RUN) compile --upgrade
+	$(RUN) compile --dev --upgrade
 	$(MAKE) --no-print-directory install
-	$(TOOLS)/python scripts/upgrade_report.py build/requirements-before.txt requirements.txt \
-	  --output build/upgrade-report.md
+	$(RUN) report build/requirements-before.txt requirements.txt
 	if [ -f requirements-deploy.txt ]; then $(MAKE) --no-print-directory export; fi
 	$(MAKE) --no-print-directory test
 
@@ -191,7 +186,7 @@ upgrade: | $(TOOLS_VENV)/.installed
 # file's URL, so plain `pip install --require-hashes -r requirements-deploy.txt` works anywhere.
 .PHONY: export  ## write requirements-deploy.txt, the lock plain pip installs anywhere
 export: requirements.txt | $(TOOLS_VENV)/.installed
-	$(TOOLS)/python scripts/export.py
+	$(RUN) export
 
 # A static index of the model release files, to publish once for a whole team (the workflow
 # .github/workflows/index.yml puts it on GitHub Pages); others set MODEL_INDEX_URL to its URL.
@@ -199,8 +194,7 @@ export: requirements.txt | $(TOOLS_VENV)/.installed
 # gives the hashes already computed).
 .PHONY: index  ## write build/index/: a static index of the models' release files, to publish
 index: | $(TOOLS_VENV)/.installed
-	MODEL_INDEX_URL= $(TOOLS)/python scripts/model_links.py $(if $(PRE),--pre)
-	$(TOOLS)/python scripts/index.py
+	$(RUN) index
 
 .PHONY: lint  ## run the pre-commit hooks on every file
 lint: | $(TOOLS_VENV)/.installed

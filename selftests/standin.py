@@ -61,7 +61,7 @@ from packaging.version import Version
 from packages import MODEL_CODE, make_wheel
 
 if TYPE_CHECKING:
-    import pytest
+    pass
 
 SPACY_RELEASES_TSV = Path(__file__).resolve().parents[2] / "shared/data/spacy-models-releases.tsv"
 DOCS = "https://docs.github.com/rest"
@@ -198,12 +198,6 @@ class GitHubStandIn:
                 release.assets.append(self._new_asset(name, data, digest))
                 release.assets[-1].state = (states or {}).get(name, "uploaded")
             stored.releases.append(release)
-
-    def add_release_from_paths(
-        self, repo: str, tag: str, paths: list[Path], **options: Any
-    ) -> None:
-        """``add_release`` with the files at ``paths`` (named as on disk)."""
-        self.add_release(repo, tag, {path.name: path.read_bytes() for path in paths}, **options)
 
     def replace_asset(
         self, repo: str, tag: str, name: str, data: bytes, digest: bool = True
@@ -737,14 +731,3 @@ def run_standin(ghes: bool = False) -> Iterator[GitHubStandIn]:
         for thread in threads:
             thread.join()
 
-
-def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubStandIn]:
-    """A pytest fixture body: a running stand-in with GITHUB_API_URL pointing at it.
-
-    Register it in conftest.py with ``github = pytest.fixture(standin.github)``. Retries back
-    off for 0 s (MODEL_LINKS_BACKOFF), so scripted 5xx answers cost no time.
-    """
-    with run_standin() as standin:
-        monkeypatch.setenv("GITHUB_API_URL", standin.api_url)
-        monkeypatch.setenv("MODEL_LINKS_BACKOFF", "0")
-        yield standin

@@ -1,4 +1,4 @@
-"""scripts/compile.py's reading of pip and pip-tools, against their real output saved in
+"""scripts/lock.py's (and backend.py's) reading of pip and pip-tools, against their real output saved in
 selftests/data (made by pip 26.3 and pip-tools 7.6 from the e2e world): an upgrade of either that
 changes what they print fails here, in a second, rather than in an end-to-end run.
 """
@@ -6,6 +6,7 @@ changes what they print fails here, in a second, rather than in an end-to-end ru
 from __future__ import annotations
 
 import collections
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,9 +14,9 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-import compile as lock
-import verify
-from model_links import Asset
+from scripts import backend, checks, lock, requirements
+from scripts.assets import Asset
+from scripts.settings import RELEASE_INPUT, SOURCES, Settings
 
 DATA = Path(__file__).resolve().parent / "data"
 SM = "en-core-web-sm"
@@ -45,7 +46,7 @@ def test_a_resolution_impossible_is_read_as_its_requirements() -> None:
 def test_a_resolution_impossible_becomes_one_message_with_the_model_range() -> None:
     stderr = (DATA / "pip-compile-resolution-impossible.txt").read_text()
 
-    failure = lock.explain(stderr, INDEX, lock.SOURCES)
+    failure = lock.explain(stderr, INDEX, SOURCES)
 
     message = str(failure)
     assert message.startswith("no versions satisfy requirements.in together: ")
@@ -58,10 +59,10 @@ def test_a_direct_reference_is_written_back_as_a_pin_with_the_release_hashes() -
     compiled = (DATA / "pip-compile-direct-reference.txt").read_text()
     compiled = compiled.replace("-r rel.in", f"-r {lock.RELEASE_INPUT}")
 
-    text = lock.unreference(compiled, {SM: release("3.7.1")})
-    text = lock.set_release_hashes(text, {SM: {"1" * 64}})
+    text = requirements.unreference(compiled, {SM: "3.7.1"})
+    text = requirements.set_release_hashes(text, {SM: {"1" * 64}})
 
-    assert "file:" not in text and str(lock.RELEASE_INPUT) not in text
+    assert "file:" not in text and str(RELEASE_INPUT) not in text
     assert f"{SM}==3.7.1 \\\n    --hash=sha256:{'1' * 64}\n    # via -r requirements.in\n" in text
     assert "spacy==3.7.5 \\\n" in text and "    #   en-core-web-sm\n" in text  # untouched
 
@@ -69,8 +70,8 @@ def test_a_direct_reference_is_written_back_as_a_pin_with_the_release_hashes() -
 def test_a_report_names_where_pip_found_the_file() -> None:
     report = (DATA / "pip-install-report.json").read_text()
 
-    assert lock.report_url(report) == "file:///tmp/index-files/spacy-3.8.2-py3-none-any.whl"
-    assert lock.report_url("not json") == "a package index or find-links location, not the releases"
+    assert backend.report_url(report) == "file:///tmp/index-files/spacy-3.8.2-py3-none-any.whl"
+    assert backend.report_url("not json") == "a package index or find-links location, not the releases"
 
 
 def test_a_sealed_lock_shows_any_change(tmp_path: Path) -> None:
@@ -79,11 +80,11 @@ def test_a_sealed_lock_shows_any_change(tmp_path: Path) -> None:
         "# header\n# inputs (requirements.in) sha256: 00\n\nspacy==3.8.2 \\\n    --hash=sha256:22\n"
     )
 
-    path.write_text(verify.seal(text))
-    assert verify.seal_problems(path) == []
-    assert verify.seal(path.read_text()) == path.read_text()  # sealing twice changes nothing
+    path.write_text(requirements.seal(text))
+    assert checks.seal_problems(path) == []
+    assert requirements.seal(path.read_text()) == path.read_text()  # sealing twice changes nothing
     path.write_text(path.read_text().replace("3.8.2", "3.8.3"))
-    assert "was changed since make wrote it" in verify.seal_problems(path)[0]
+    assert "was changed since make wrote it" in checks.seal_problems(path)[0]
 
 
 def test_the_python_a_lock_is_compiled_with_is_one_of_its_inputs(
@@ -92,11 +93,11 @@ def test_the_python_a_lock_is_compiled_with_is_one_of_its_inputs(
     """Changing .python-version remakes the tools with that Python, whose locks then differ."""
     monkeypatch.chdir(tmp_path)
     Path("requirements.in").write_text("spacy>=3.8,<3.9\n")
-    now = lock.inputs_digest(lock.SOURCES)
+    now = requirements.inputs_digest(SOURCES, pre=False)
     other = collections.namedtuple("version_info", "major minor micro")(3, 99, 0)
     monkeypatch.setattr(sys, "version_info", other)
 
-    assert lock.inputs_digest(lock.SOURCES) != now
+    assert requirements.inputs_digest(SOURCES, pre=False) != now
 
 
 def test_no_credential_is_on_pip_compiles_command_line(
@@ -110,12 +111,14 @@ def test_no_credential_is_on_pip_compiles_command_line(
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_" + "t" * 36)
     seen = {}
 
-    def run(command, env, **_):  # pip-compile, as compile.py starts it
+    def run(command, env, **_):  # pip-compile, as the lock's compile starts it
         seen.update(command=command, env=env)
         return subprocess.CompletedProcess(command, 0, "", "")
 
-    monkeypatch.setattr(lock.subprocess, "run", run)
-    lock.run_pip_compile(tmp_path / "out.txt", {SM}, False, [], INDEX)
+    monkeypatch.setattr(backend.subprocess, "run", run)
+    command = backend.compile_command(tmp_path / "out.txt", SOURCES, only_binary=[SM])
+    settings = Settings.from_environ(os.environ)
+    assert backend.run_compile(command, settings, tmp_path / "page.html", "make x") == ""
 
     assert not any("s3cret" in arg for arg in seen["command"])
     assert "s3cret" in seen["env"]["PIP_FIND_LINKS"]

@@ -22,12 +22,13 @@ from pathlib import Path
 
 import pytest
 
-import common
-import model_links
+from scripts import net
+from scripts.__main__ import main
+from scripts.errors import UserError
 from standin import GitHubStandIn, run_standin
 
 REPO = "acme/models"
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+ROOT = Path(__file__).resolve().parent.parent  # where `python -m scripts` finds the package
 
 
 class Hostile(BaseHTTPRequestHandler):
@@ -93,7 +94,8 @@ def hostile() -> Iterator[str]:
 @pytest.fixture
 def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MODEL_LINKS_BACKOFF", "0")
+    monkeypatch.setattr(net, "BACKOFF", 0)
+    monkeypatch.setenv("MODEL_REPOS", REPO)
     (tmp_path / "build").mkdir()
     return tmp_path
 
@@ -108,7 +110,8 @@ def github(work: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubStandI
 def links(capsys: pytest.CaptureFixture[str], api: str, owner: str) -> tuple[int, str]:
     os.environ["GITHUB_API_URL"] = f"{api}/api"
     try:
-        code = model_links.main(["--repo", f"{owner}/models"])
+        os.environ["MODEL_REPOS"] = f"{owner}/models"
+        code = main(["links"])
     finally:
         del os.environ["GITHUB_API_URL"]
     err = capsys.readouterr().err
@@ -117,8 +120,8 @@ def links(capsys: pytest.CaptureFixture[str], api: str, owner: str) -> tuple[int
 
 
 def test_a_trickling_api_cannot_hold_a_run(work, hostile, capsys, monkeypatch) -> None:
-    monkeypatch.setattr(common, "GRACE", 1.0)
-    monkeypatch.setattr(common, "MIN_RATE", 100)
+    monkeypatch.setattr(net, "GRACE", 1.0)
+    monkeypatch.setattr(net, "MIN_RATE", 100)
     start = time.monotonic()
 
     code, err = links(capsys, hostile, "trickle")
@@ -128,7 +131,7 @@ def test_a_trickling_api_cannot_hold_a_run(work, hostile, capsys, monkeypatch) -
 
 
 def test_an_endless_api_answer_is_cut_off(work, hostile, capsys, monkeypatch) -> None:
-    monkeypatch.setattr(model_links, "MAX_BODY", 2**20)
+    monkeypatch.setattr(net, "MAX_BODY", 2**20)
 
     code, err = links(capsys, hostile, "endless")
 
@@ -149,12 +152,12 @@ def test_an_absurd_rate_limit_reset_time_is_one_line(work, hostile, capsys) -> N
 
 
 def test_a_trickling_download_cannot_hold_a_run(work, hostile, monkeypatch) -> None:
-    monkeypatch.setattr(common, "GRACE", 1.0)
-    monkeypatch.setattr(common, "MIN_RATE", 100)
+    monkeypatch.setattr(net, "GRACE", 1.0)
+    monkeypatch.setattr(net, "MIN_RATE", 100)
     target = work / "build/x-1.0-py3-none-any.whl"
 
-    with pytest.raises(common.UserError, match="arrives too slowly"):
-        common.download(common.http_session(), f"{hostile}/x-1.0-py3-none-any.whl", target)
+    with pytest.raises(UserError, match="arrives too slowly"):
+        net.download(net.session(), f"{hostile}/x-1.0-py3-none-any.whl", target)
 
     assert not target.exists() and list((work / "build").iterdir()) == []  # no leftovers
 
@@ -164,31 +167,32 @@ def test_a_download_larger_than_github_says_is_refused(work, github: GitHubStand
     url = f"{github.url}/{REPO}/releases/download/v1/m-1.0-py3-none-any.whl"
     target = work / "build/m-1.0-py3-none-any.whl"
 
-    with pytest.raises(common.UserError, match="larger than the 4000 bytes expected"):
-        common.download(common.http_session(), url, target, size=4000)
+    with pytest.raises(UserError, match="larger than the 4000 bytes expected"):
+        net.download(net.session(), url, target, size=4000)
 
     assert not target.exists()
 
 
 def test_a_damaged_cache_entry_is_not_trusted(work, github: GitHubStandIn, capsys) -> None:
     github.add_release(REPO, "v1", {"m-1.0-py3-none-any.whl": b"wheel"})
-    assert model_links.main(["--repo", REPO]) == 0
+    assert main(["links"]) == 0
     page = (work / "build/model-links.html").read_text()
     for entry in (work / "build/cache/github").glob("*.json"):
         data = json.loads(entry.read_text())
         data["body"] = [{"id": 1, "tag_name": "evil", "assets": []}]  # its ETag still valid
         entry.write_text(json.dumps(data))
 
-    assert model_links.main(["--repo", REPO]) == 0
+    assert main(["links"]) == 0
 
     assert (work / "build/model-links.html").read_text() == page
     capsys.readouterr()
 
 
-def script(name: str, *args: str, **options: object) -> subprocess.Popen[str]:
-    env = {**os.environ, "MODEL_LINKS_BACKOFF": "0"}
+def command(*args: str, **options: object) -> subprocess.Popen[str]:
+    """``python -m scripts ARGS`` in a process of its own, in the current folder."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
-        [sys.executable, str(SCRIPTS / f"{name}.py"), *args],
+        [sys.executable, "-m", "scripts", *args],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **options,
     )  # fmt: skip
 
@@ -202,7 +206,7 @@ def test_a_full_disk_is_one_line_and_changes_nothing(work, github: GitHubStandIn
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (10_000, 10_000))
 
-    process = script("model_links", "--repo", REPO, preexec_fn=small_files)
+    process = command("links", preexec_fn=small_files)
     _, err = process.communicate(timeout=60)
 
     assert process.returncode == 1
@@ -217,7 +221,7 @@ def test_ctrl_c_is_one_line_and_changes_nothing(work, github: GitHubStandIn) -> 
     page = work / "build/model-links.html"
     page.write_text("the old page\n")
 
-    process = script("model_links", "--repo", REPO, "--jobs", "1")
+    process = command("links")
     time.sleep(1.5)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=30)

@@ -180,7 +180,7 @@ def test_a_truncated_links_page_or_manifest_is_recovered_as_the_message_says(
     manifest.write_bytes(manifest.read_bytes()[:100])
     project.write("requirements.in", project.read("requirements.in") + "# another\n")
     failed = project.run("install", ok=False)
-    assert "is not a model_links.py manifest" in failed.stderr and "make links" in failed.stderr
+    assert "is not a manifest of `make links`" in failed.stderr and "make links" in failed.stderr
     assert "Traceback" not in failed.stderr
     project.run("links")  # as the message says
     project.run("install")

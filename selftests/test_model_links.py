@@ -1,6 +1,6 @@
-"""Tests of scripts/model_links.py against the loopback GitHub stand-in (selftests/standin.py).
+"""Tests of `python -m scripts links` (scripts/listing.py, github.py, page.py) against the loopback GitHub stand-in (selftests/standin.py).
 
-Each test runs ``main()`` in-process in a fresh folder (so ``build/`` is the script's default
+Each test runs ``main()`` in-process in a fresh folder (so ``build/`` is the command's
 output) and checks what it wrote, what it printed and, in the stand-in's log, what it asked.
 """
 
@@ -19,9 +19,14 @@ from pathlib import Path
 import pytest
 import requests
 
-import model_links
-from common import USER_AGENT, write_sha256sums
 from packages import make_wheel
+from scripts import github as github_client
+from scripts import net
+from scripts import page as pages
+from scripts.__main__ import main
+from scripts.assets import Asset, read_manifest
+from scripts.files import write_sha256sums
+from scripts.net import USER_AGENT
 from standin import GitHubStandIn, run_standin
 
 REPO = "acme/models"
@@ -33,9 +38,8 @@ WHEEL = "acme_model-1.0.0-py3-none-any.whl"
 def github(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[GitHubStandIn]:
     """A running stand-in, GITHUB_API_URL pointing at it, and a fresh working folder."""
     monkeypatch.chdir(tmp_path)
-    for name in ("MODEL_REPOS", "MODEL_LINKS_MAX_WAIT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MODEL_LINKS_BACKOFF", "0")
+    monkeypatch.delenv("MODEL_REPOS", raising=False)
+    monkeypatch.setattr(net, "BACKOFF", 0)
     with run_standin() as standin:
         monkeypatch.setenv("GITHUB_API_URL", standin.api_url)
         yield standin
@@ -87,9 +91,20 @@ def wheel_bytes(tmp_path: Path, name: str = "acme_model", version: str = "1.0.0"
     return make_wheel(tmp_path / "made", name, version).read_bytes()
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """main(args) -> (exit code, stdout, stderr)."""
-    code = model_links.main(args)
+def run(
+    capsys: pytest.CaptureFixture[str],
+    repos: str | None = REPO,
+    pre: bool = False,
+    quiet: bool = False,
+) -> tuple[int, str, str]:
+    """`python -m scripts links` in-process with MODEL_REPOS=``repos`` (None: as it is set) and
+    PRE=1 when ``pre`` -> (exit code, stdout, stderr)."""
+    with pytest.MonkeyPatch.context() as patch:
+        if repos is not None:
+            patch.setenv("MODEL_REPOS", repos)
+        if pre:
+            patch.setenv("PRE", "1")
+        code = main(["links", *(["--quiet"] if quiet else [])])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -107,7 +122,7 @@ def assert_clean_failure(code: int, err: str, before: bytes | None) -> str:
 
 def test_pagination_reads_every_page_with_per_page_100(github: GitHubStandIn, capsys) -> None:
     github.add_synthetic(REPO, 250)
-    code, out, _ = run(capsys, "--repo", REPO)
+    code, out, _ = run(capsys, REPO)
     assert code == 0
     sent = github.api_requests()
     assert len(sent) == math.ceil(250 / 100)
@@ -125,7 +140,7 @@ def test_pagination_reads_every_page_with_per_page_100(github: GitHubStandIn, ca
 
 def test_api_headers_and_no_authorization_without_token(github: GitHubStandIn, capsys) -> None:
     github.add_synthetic(REPO, 3)
-    assert run(capsys, "--repo", REPO)[0] == 0
+    assert run(capsys, REPO)[0] == 0
     (sent,) = github.api_requests()
     assert sent.headers["accept"] == "application/vnd.github+json"
     assert sent.headers["x-github-api-version"] == "2022-11-28"
@@ -133,24 +148,12 @@ def test_api_headers_and_no_authorization_without_token(github: GitHubStandIn, c
     assert "authorization" not in sent.headers
 
 
-@pytest.mark.parametrize("jobs", ["1", "4"])
-def test_pages_fetched_at_once_or_in_turn_give_the_same_files(
-    github: GitHubStandIn, capsys, jobs: str
-) -> None:
-    github.add_synthetic(REPO, 450)
-    assert run(capsys, "--repo", REPO, "--jobs", "1", "--cache-dir", "build/one")[0] == 0
-    one = page().read_bytes(), Path("build/model-assets.json").read_bytes()
-    assert run(capsys, "--repo", REPO, "--jobs", jobs, "--cache-dir", "build/other")[0] == 0
-    assert (page().read_bytes(), Path("build/model-assets.json").read_bytes()) == one
-    assert len(github.api_requests()) == 2 * 5
-
-
 def test_warm_run_is_all_304_and_byte_identical(github: GitHubStandIn, capsys) -> None:
     github.add_synthetic(REPO, 150)
-    assert run(capsys, "--repo", REPO)[0] == 0
+    assert run(capsys, REPO)[0] == 0
     first, remaining = page().read_bytes(), github.rate_remaining
     github.requests.clear()
-    code, out, _ = run(capsys, "--repo", REPO)
+    code, out, _ = run(capsys, REPO)
     assert code == 0
     assert page().read_bytes() == first
     assert "2 API requests, 2 served from cache (304)" in out
@@ -161,10 +164,10 @@ def test_warm_run_is_all_304_and_byte_identical(github: GitHubStandIn, capsys) -
 
 def test_a_new_release_shows_up_on_the_next_run(github: GitHubStandIn, tmp_path, capsys) -> None:
     github.add_synthetic(REPO, 120)
-    assert run(capsys, "--repo", REPO)[0] == 0
+    assert run(capsys, REPO)[0] == 0
     assert WHEEL not in anchors()
     github.add_release(REPO, "acme_model-1.0.0", {WHEEL: wheel_bytes(tmp_path)})
-    code, out, _ = run(capsys, "--repo", REPO)
+    code, out, _ = run(capsys, REPO)
     assert code == 0 and "121 releases read" in out
     assert WHEEL in anchors()
 
@@ -183,11 +186,11 @@ def test_drafts_never_and_prereleases_only_with_pre(
     ).json()
     assert [r["tag_name"] for r in listed] == ["v3", "v2rc1", "v1"]
 
-    assert run(capsys, "--repo", REPO)[0] == 0
+    assert run(capsys, REPO)[0] == 0
     assert set(anchors()) == {"final-1.0.tar.gz"}
-    assert run(capsys, "--repo", REPO, "--pre")[0] == 0
+    assert run(capsys, REPO, pre=True)[0] == 0
     assert set(anchors()) == {"final-1.0.tar.gz", "final-2.0rc1.tar.gz"}
-    manifest = model_links.read_manifest(Path("build/model-assets.json"))
+    manifest = read_manifest(Path("build/model-assets.json"))
     assert [(a.filename, a.prerelease) for a in manifest] == [
         ("final-1.0.tar.gz", False),
         ("final-2.0rc1.tar.gz", True),
@@ -197,7 +200,7 @@ def test_drafts_never_and_prereleases_only_with_pre(
 def test_digest_gives_sha256_fragment_and_null_a_plain_link(github: GitHubStandIn, capsys) -> None:
     github.add_release(REPO, "a-1.0", {"a-1.0.tar.gz": b"with digest"}, digest=True)
     github.add_release(REPO, "b-1.0", {"b-1.0.tar.gz": b"no digest"}, digest=False)
-    assert run(capsys, "--repo", REPO)[0] == 0
+    assert run(capsys, REPO)[0] == 0
     links = anchors()
     download = f"{github.url}/{REPO}/releases/download"
     assert links["a-1.0.tar.gz"] == f"{download}/a-1.0/a-1.0.tar.gz#sha256={sha256(b'with digest')}"
@@ -215,7 +218,7 @@ def test_only_installable_assets_are_linked(github: GitHubStandIn, tmp_path, cap
         "meta.json": b"{}",
     }
     github.add_release(REPO, "acme_model-1.0.0", files)
-    code, out, _ = run(capsys, "--repo", REPO)
+    code, out, _ = run(capsys, REPO)
     assert code == 0 and "3 assets linked, 0 unsafe names skipped" in out
     assert list(anchors()) == [WHEEL, "acme_model-1.0.0.tar.gz", "acme_model-1.0.0.zip"]
 
@@ -249,7 +252,7 @@ def test_unsafe_asset_names_are_skipped_and_counted(
     files = Path("build/release-files")
     files.mkdir(parents=True)
     write_sha256sums(files / "SHA256SUMS", {bad: sha256(b"x")})
-    code, out, _ = run(capsys, "--repo", REPO)
+    code, out, _ = run(capsys, REPO)
     assert code == 0
     assert "1 assets linked, 1 unsafe names skipped" in out
     assert list(anchors()) == [WHEEL]
@@ -260,16 +263,17 @@ def test_unsafe_asset_names_are_skipped_and_counted(
 
 def test_names_are_escaped_in_the_page(tmp_path: Path) -> None:
     # Asset names are checked before they get here; the page escapes every href and text anyway.
-    asset = model_links.Asset(
+    asset = Asset(
         "a", "1.0", "a-1.0.tar.gz", 'https://example.org/x?a=1&b="<q>"', None, REPO, "v1", False
     )
-    model_links.write_links_page([asset], tmp_path / "page.html", tmp_path / "files")
+    pages.write(tmp_path / "page.html", [asset], {})
     text = (tmp_path / "page.html").read_text()
     assert 'href="https://example.org/x?a=1&amp;b=&quot;&lt;q&gt;&quot;"' in text
     assert Anchors(text).anchors == [('https://example.org/x?a=1&b="<q>"', "a-1.0.tar.gz")]
 
 
-def test_only_files_present_and_recorded_are_linked_locally(tmp_path: Path) -> None:
+def test_only_files_present_and_recorded_are_linked_locally(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
     files = tmp_path / "build/release-files"
     files.mkdir(parents=True)
     (files / "kept-1.0.tar.gz").write_bytes(b"kept")
@@ -277,12 +281,10 @@ def test_only_files_present_and_recorded_are_linked_locally(tmp_path: Path) -> N
     recorded = {"kept-1.0.tar.gz": sha256(b"kept"), "deleted-1.0.tar.gz": sha256(b"gone")}
     write_sha256sums(files / "SHA256SUMS", recorded)
     assets = [
-        model_links.Asset(
-            name, "1.0", f"{name}-1.0.tar.gz", f"https://x.test/{name}", None, REPO, "v", False
-        )
+        Asset(name, "1.0", f"{name}-1.0.tar.gz", f"https://x.test/{name}", None, REPO, "v", False)
         for name in ("kept", "unrecorded", "deleted")
     ]
-    model_links.write_links_page(assets, tmp_path / "build/model-links.html", files)
+    pages.write(tmp_path / "build/model-links.html", assets, recorded)
     links = {
         text: href
         for href, text in Anchors((tmp_path / "build/model-links.html").read_text()).anchors
@@ -297,29 +299,29 @@ def test_only_files_present_and_recorded_are_linked_locally(tmp_path: Path) -> N
 def test_page_is_html5_sorted_and_matches_the_manifest(github: GitHubStandIn, capsys) -> None:
     github.add_release(REPO, "v1", {"b-1.10.tar.gz": b"1", "Zed_Model-2.0.tar.gz": b"2"})
     github.add_release(REPO, "v2", {"b-1.9.tar.gz": b"3", "a-0.1.zip": b"4"})
-    assert run(capsys, "--repo", REPO, "-q") == (0, "", "")
+    assert run(capsys, REPO, quiet=True) == (0, "", "")
     parsed = Anchors(page().read_text())
     assert parsed.doctype == "DOCTYPE html"
     assert {"html", "head", "title", "body", "meta charset=utf-8"} <= parsed.tags
     names = ["a-0.1.zip", "b-1.9.tar.gz", "b-1.10.tar.gz", "Zed_Model-2.0.tar.gz"]
     assert [text for _, text in parsed.anchors] == names  # by project, then Version order
-    manifest = model_links.read_manifest(Path("build/model-assets.json"))
+    manifest = read_manifest(Path("build/model-assets.json"))
     assert [a.filename for a in manifest] == names
     assert manifest[-1].project == "zed-model" and manifest[-1].version == "2.0"
     raw = Path("build/model-assets.json").read_text()
     assert raw.endswith("}\n") and raw.startswith('{\n "assets": [\n')
 
 
-def test_quiet_prints_nothing_and_dry_run_writes_nothing(github: GitHubStandIn, capsys) -> None:
+def test_one_line_per_repository_and_quiet_prints_nothing(github: GitHubStandIn, capsys) -> None:
     github.add_synthetic(REPO, 5)
-    assert run(capsys, "--repo", REPO, "--dry-run") == (
+    assert run(capsys, REPO) == (
         0,
         f"{REPO}: 5 releases read, 5 assets linked, 0 unsafe names skipped; "
         "1 API requests, 0 served from cache (304)\n",
         "",
     )
-    assert not Path("build").exists()
-    assert run(capsys, "--repo", REPO, "-q") == (0, "", "")
+    Path("build/model-links.html").unlink()
+    assert run(capsys, REPO, quiet=True) == (0, "", "")
     assert page().is_file()
 
 
@@ -329,19 +331,20 @@ def test_repos_from_model_repos_and_repeated_repo(
     github.add_release("acme/one", "v1", {"one-1.0.tar.gz": b"1"})
     github.add_release("acme/two", "v1", {"two-1.0.tar.gz": b"2"})
     monkeypatch.setenv("MODEL_REPOS", "acme/one acme/two")
-    code, out, _ = run(capsys)
+    code, out, _ = run(capsys, None)
     assert code == 0 and [line.split(":")[0] for line in out.splitlines()] == [
         "acme/one",
         "acme/two",
     ]
     assert set(anchors()) == {"one-1.0.tar.gz", "two-1.0.tar.gz"}
-    assert run(capsys, "--repo", "acme/two")[0] == 0  # --repo wins over MODEL_REPOS
+    monkeypatch.setenv("MODEL_REPOS", "acme/two")
+    assert run(capsys, None)[0] == 0
     assert set(anchors()) == {"two-1.0.tar.gz"}
 
 
 def test_default_repo_is_spacy_models(github: GitHubStandIn, capsys) -> None:
     github.add_release("explosion/spacy-models", "v1", {"en_core_web_sm-3.8.0.tar.gz": b"1"})
-    assert run(capsys)[0] == 0
+    assert run(capsys, None)[0] == 0
     assert github.api_requests()[0].path == "/api/repos/explosion/spacy-models/releases"
 
 
@@ -351,7 +354,7 @@ def test_realistic_spacy_models_releases_behind_the_listing_cap(
     count = github.load_spacy_models()
     assert count > 1000  # so GitHub lists only the newest 1,000 (notes row 1)
 
-    code, out, err = run(capsys)
+    code, out, err = run(capsys, None)
 
     assert code == 0, err
     # ten pages, the 422 past the cap, one request for every tag; no release looked up by tag,
@@ -365,7 +368,7 @@ def test_realistic_spacy_models_releases_behind_the_listing_cap(
     assert not any(name.endswith(".sha256") for name in final)
     assert any("#sha256=" in href for href in final.values())
     assert any("#" not in href for href in final.values())
-    assert run(capsys, "--pre")[0] == 0
+    assert run(capsys, None, pre=True)[0] == 0
     everything = anchors()
     assert "en_core_web_sm-2.0.0a4-py3-none-any.whl" in everything
     assert len(everything) == 2 * 1000 > len(final)
@@ -377,7 +380,7 @@ def test_a_release_past_the_cap_is_looked_up_by_tag_when_asked_for(
     github.load_spacy_models()
     Path("requirements.in").write_text("spacy>=3.1,<3.2\nca_core_news_lg>=3.1.0,<3.2.0\n")
 
-    code, out, err = run(capsys)
+    code, out, err = run(capsys, None)
 
     assert code == 0, err
     assert "ca_core_news_lg-3.1.0-py3-none-any.whl" in anchors()
@@ -385,7 +388,7 @@ def test_a_release_past_the_cap_is_looked_up_by_tag_when_asked_for(
     by_tag = [r.path for r in github.api_requests() if "/releases/tags/" in r.path]
     assert by_tag == ["/api/repos/explosion/spacy-models/releases/tags/ca_core_news_lg-3.1.0"]
     before = len(github.api_requests())
-    assert run(capsys)[0] == 0  # again: answered from the ETag cache, but for the 422
+    assert run(capsys, None)[0] == 0  # again: answered from the ETag cache, but for the 422
     again = [r for r in github.api_requests()[before:] if r.query.get("page") != "11"]
     assert len(again) == 12 and all("if-none-match" in r.headers for r in again)
 
@@ -397,14 +400,14 @@ def test_a_release_past_the_cap_is_looked_up_by_tag_when_asked_for(
 def previous(github: GitHubStandIn, capsys) -> bytes:
     """A page from a good run, which every failing run must leave as it was."""
     github.add_synthetic(REPO, 120)
-    assert run(capsys, "--repo", REPO)[0] == 0
+    assert run(capsys, REPO)[0] == 0
     return page().read_bytes()
 
 
 def test_rejected_token(github: GitHubStandIn, previous: bytes, monkeypatch, capsys) -> None:
     github.token = "the-right-token"
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-    code, out, err = run(capsys, "--repo", REPO)
+    code, out, err = run(capsys, REPO)
     assert_clean_failure(code, err, previous)
     assert "rejected the token in GITHUB_TOKEN" in err and "401" in err
     assert TOKEN not in out + err
@@ -416,7 +419,7 @@ def test_rate_limit_exhausted(github: GitHubStandIn, previous: bytes, capsys, st
         github.rate_remaining = 0  # the stand-in's own GitHub-like 403
     else:
         github.fail_with(429, {"X-RateLimit-Remaining": "0"})
-    code, _, err = run(capsys, "--repo", REPO)
+    code, _, err = run(capsys, REPO)
     assert_clean_failure(code, err, previous)
     reset = datetime.fromtimestamp(github.rate_reset, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     assert "rate limit exhausted" in err and reset in err and "Set GITHUB_TOKEN" in err
@@ -429,8 +432,8 @@ def test_secondary_rate_limit_waits_retry_after_and_retries(
     github.add_synthetic(REPO, 10)
     github.fail_with(status, {"Retry-After": "2"}, times=2)
     waits: list[float] = []
-    monkeypatch.setattr(model_links.time, "sleep", waits.append)
-    code, out, _ = run(capsys, "--repo", REPO)
+    monkeypatch.setattr(github_client.time, "sleep", waits.append)
+    code, out, _ = run(capsys, REPO)
     assert code == 0 and "3 API requests" in out
     assert waits == [2.0, 2.0]
     assert len(github.api_requests()) == 3 and len(anchors()) == 10
@@ -439,17 +442,17 @@ def test_secondary_rate_limit_waits_retry_after_and_retries(
 def test_secondary_rate_limit_longer_than_max_wait_fails(
     github: GitHubStandIn, previous: bytes, monkeypatch, capsys
 ) -> None:
-    monkeypatch.setenv("MODEL_LINKS_MAX_WAIT", "5")
+    monkeypatch.setattr(github_client, "MAX_WAIT", 5)
     github.fail_with(403, {"Retry-After": "30"}, times=10)
     waits: list[float] = []
-    monkeypatch.setattr(model_links.time, "sleep", waits.append)
-    code, _, err = run(capsys, "--repo", REPO)
+    monkeypatch.setattr(github_client.time, "sleep", waits.append)
+    code, _, err = run(capsys, REPO)
     assert_clean_failure(code, err, previous)
     assert "secondary rate limit" in err and "30 s" in err and waits == []
 
 
 def test_unknown_repository(github: GitHubStandIn, previous: bytes, capsys) -> None:
-    code, _, err = run(capsys, "--repo", "acme/nothing-here")
+    code, _, err = run(capsys, "acme/nothing-here")
     assert_clean_failure(code, err, previous)
     assert "repository acme/nothing-here not found" in err and "GITHUB_TOKEN" in err
 
@@ -457,24 +460,24 @@ def test_unknown_repository(github: GitHubStandIn, previous: bytes, capsys) -> N
 def test_private_repository_needs_a_token(github: GitHubStandIn, monkeypatch, capsys) -> None:
     github.add_synthetic("acme/secret", 2)
     github.make_private("acme/secret")
-    code, _, err = run(capsys, "--repo", "acme/secret")
+    code, _, err = run(capsys, "acme/secret")
     assert_clean_failure(code, err, None)
     assert "private, set GITHUB_TOKEN" in err
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-    assert run(capsys, "--repo", "acme/secret")[0] == 0
+    assert run(capsys, "acme/secret")[0] == 0
     assert len(anchors()) == 2
 
 
 def test_server_errors_are_retried(github: GitHubStandIn, capsys) -> None:
     github.add_synthetic(REPO, 10)
     github.fail_with(502, times=2)
-    assert run(capsys, "--repo", REPO)[0] == 0
+    assert run(capsys, REPO)[0] == 0
     assert len(github.api_requests()) == 3 and len(anchors()) == 10
 
 
 def test_persistent_server_errors(github: GitHubStandIn, previous: bytes, capsys) -> None:
     github.fail_with(500, times=100)
-    code, _, err = run(capsys, "--repo", REPO)
+    code, _, err = run(capsys, REPO)
     assert_clean_failure(code, err, previous)
     assert f"500 Internal Server Error at {github.api_url}/repos/{REPO}/releases" in err
     assert len(github.api_requests()) == 2 + 4  # the good run, then a try and 3 retries
@@ -485,7 +488,7 @@ def test_connection_refused(previous: bytes, monkeypatch, capsys) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     monkeypatch.setenv("GITHUB_API_URL", f"http://127.0.0.1:{port}/api")
-    code, _, err = run(capsys, "--repo", REPO)
+    code, _, err = run(capsys, REPO)
     assert_clean_failure(code, err, previous)
     assert f"cannot reach http://127.0.0.1:{port}/api/repos/{REPO}/releases" in err
     assert "Connection refused" in err
@@ -493,23 +496,23 @@ def test_connection_refused(previous: bytes, monkeypatch, capsys) -> None:
 
 def test_credentials_in_api_url_are_refused(previous: bytes, monkeypatch, capsys) -> None:
     monkeypatch.setenv("GITHUB_API_URL", f"https://user:{TOKEN}@ghe.example.org/api/v3")
-    code, _, err = run(capsys, "--repo", REPO)
+    code, _, err = run(capsys, REPO)
     assert_clean_failure(code, err, previous)
     assert "GITHUB_TOKEN" in err and TOKEN not in err
 
 
 @pytest.mark.parametrize(
-    "repo", ["models", "acme/models/extra", "../models", "acme/..", "-acme/models", "a b/c", ""]
+    "repo", ["models", "acme/models/extra", "../models", "acme/..", "-acme/models", "a/b/c/d"]
 )
 def test_invalid_repository_names(github: GitHubStandIn, capsys, repo: str) -> None:
-    code, _, err = run(capsys, f"--repo={repo}")
+    code, _, err = run(capsys, repo)
     assert_clean_failure(code, err, None)
     assert "OWNER/NAME" in err and github.requests == []
 
 
 def test_usage_errors_exit_2(capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        model_links.main(["--no-such-flag"])
+        main(["links", "--no-such-flag"])
     assert exit_info.value.code == 2
     assert "usage:" in capsys.readouterr().err
 
@@ -521,43 +524,22 @@ def test_token_is_sent_only_as_a_header_and_never_written(
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     github.add_synthetic(REPO, 150)
     printed = ""
-    for args in (["--repo", REPO], ["--repo", REPO], ["--repo", REPO, "--offline"]):
-        code, out, err = run(capsys, *args)
+    for _ in range(2):
+        code, out, err = run(capsys, REPO)
         assert code == 0
         printed += out + err
     github.fail_with(500, times=100)
-    code, out, err = run(capsys, "--repo", REPO)
+    code, out, err = run(capsys, REPO)
     assert code == 1
     printed += out + err
     sent = github.api_requests()
-    assert len(sent) == 2 + 2 + 4  # cold, warm (304s), none offline, the failing run's tries
+    assert len(sent) == 2 + 2 + 4  # cold, warm (304s), the failing run's tries
     assert all(r.headers["authorization"] == f"Bearer {TOKEN}" for r in sent)
     assert not any(TOKEN in r.path or TOKEN in str(r.query) for r in sent)
     assert TOKEN not in printed
     written = [p for p in Path("build").rglob("*") if p.is_file()]
     assert len(written) == 2 + 2  # page, manifest, two cached pages
     assert not [p for p in written if TOKEN.encode() in p.read_bytes()]
-
-
-def test_offline_rebuilds_from_the_cache(github: GitHubStandIn, capsys) -> None:
-    github.add_synthetic(REPO, 150)
-    assert run(capsys, "--repo", REPO)[0] == 0
-    online = page().read_bytes(), Path("build/model-assets.json").read_bytes()
-    page().unlink()
-    Path("build/model-assets.json").unlink()
-    github.requests.clear()
-    code, out, _ = run(capsys, "--repo", REPO, "--offline")
-    assert code == 0 and "offline" in out
-    assert (page().read_bytes(), Path("build/model-assets.json").read_bytes()) == online
-    assert github.requests == []
-
-
-def test_offline_without_a_cache_fails_clearly(github: GitHubStandIn, capsys) -> None:
-    github.add_synthetic(REPO, 5)
-    code, _, err = run(capsys, "--repo", REPO, "--offline")
-    assert_clean_failure(code, err, None)
-    assert "is not in the cache" in err and "without --offline" in err
-    assert github.requests == [] and not page().exists()
 
 
 # --- pip reads the page ------------------------------------------------------------------------
@@ -577,14 +559,14 @@ def test_pip_installs_through_the_page(
     data = wheel_bytes(tmp_path, version="1.0.0")
     github.add_release(REPO, "acme_model-0.9.0", {"acme_model-0.9.0.tar.gz": b"old"})
     github.add_release(REPO, "acme_model-1.0.0", {WHEEL: data}, digest=not local)
-    assert run(capsys, "--repo", REPO)[0] == 0
-    if local:  # as release_files.py does: a downloaded copy recorded in SHA256SUMS
+    assert run(capsys, REPO)[0] == 0
+    if local:  # as the cache does: a downloaded copy recorded in SHA256SUMS
         files = Path("build/release-files")
         files.mkdir()
         (files / WHEEL).write_bytes(data)
         write_sha256sums(files / "SHA256SUMS", {WHEEL: sha256(data)})
-        manifest = model_links.read_manifest(Path("build/model-assets.json"))
-        model_links.write_links_page(manifest, page(), files)
+        manifest = read_manifest(Path("build/model-assets.json"))
+        pages.write(page(), manifest, {WHEEL: sha256(data)})
         assert anchors()[WHEEL] == f"release-files/{WHEEL}#sha256={sha256(data)}"
     else:
         assert anchors()[WHEEL].endswith(f"/{WHEEL}#sha256={sha256(data)}")
@@ -599,7 +581,7 @@ def test_pip_refuses_a_file_that_does_not_match_the_digest(
     github: GitHubStandIn, tmp_path: Path, capsys
 ) -> None:
     github.add_release(REPO, "acme_model-1.0.0", {WHEEL: wheel_bytes(tmp_path)})
-    assert run(capsys, "--repo", REPO)[0] == 0
+    assert run(capsys, REPO)[0] == 0
     other = make_wheel(tmp_path / "other", "acme_model", "1.0.0", payload=b"changed").read_bytes()
     github.replace_asset(REPO, "acme_model-1.0.0", WHEEL, other, digest=False)
     result = pip_install(page(), tmp_path / "target", "acme-model")
@@ -613,13 +595,13 @@ def test_a_name_two_repositories_offer_needs_an_owner(
     github.add_release(REPO, "v1", {WHEEL: wheel_bytes(Path("a"), "acme_model", "1.0.0")})
     github.add_release("evil/models", "v9", {"acme_model-9.0.0-py3-none-any.whl": b"squat"})
 
-    code, _, err = run(capsys, "--repo", REPO, "--repo", "evil/models")
+    code, _, err = run(capsys, f"{REPO} evil/models")
 
     assert code == 1
     assert "acme-model is offered by both acme/models and evil/models" in err
     assert "MODEL_OWNERS ?= acme-model=acme/models" in err
     monkeypatch.setenv("MODEL_OWNERS", "acme_model=acme/models")
-    assert run(capsys, "--repo", REPO, "--repo", "evil/models")[0] == 0
+    assert run(capsys, f"{REPO} evil/models")[0] == 0
     assert list(anchors()) == [WHEEL]
 
 
@@ -635,6 +617,6 @@ def test_an_asset_whose_url_names_another_file_is_not_linked(github: GitHubStand
 
     github._release_json = lying
 
-    code, out, _ = run(capsys, "--repo", REPO)
+    code, out, _ = run(capsys, REPO)
 
     assert code == 0 and "1 unsafe names skipped" in out and anchors() == {}

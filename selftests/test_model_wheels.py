@@ -1,4 +1,4 @@
-"""scripts/model_wheels.py: requirements-model.in.raw -> build/wheels, requirements-model.in."""
+"""`python -m scripts wheels`: requirements-model.in.raw -> build/wheels, requirements-model.in."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-import model_wheels
 from packages import make_wheel
+from scripts import net
+from scripts.__main__ import main
+from scripts.wheels import HEADER
 
 
 class FileServer(ThreadingHTTPServer):
@@ -77,7 +79,7 @@ def publish(server: FileServer, tmp_path: Path, name: str, version: str) -> tupl
 
 
 def run(*args: str) -> int:
-    return model_wheels.main(["--quiet", *args])
+    return main(["wheels", "--quiet", *args])
 
 
 def state(work: Path) -> dict[str, bytes]:
@@ -96,7 +98,7 @@ def test_downloads_each_url_once_and_writes_sorted_pins(server: FileServer, work
 
     assert run() == 0
     assert (work / "requirements-model.in").read_text() == (
-        model_wheels.HEADER + "alpha-model==0.3\nzeta-model==1.2.0\n"
+        HEADER + "alpha-model==0.3\nzeta-model==1.2.0\n"
     )
     assert sorted(p.name for p in (work / "build/wheels").iterdir()) == sorted([a, b])
     requests = len(server.log)
@@ -115,7 +117,7 @@ def test_credentials_stay_out_of_the_file_and_netrc_sends_them(
     secret_url = server.url.replace("http://", "http://buyer:licence-k3y@")
     (work / "requirements-model.in.raw").write_text(f"{secret_url}/{name}\n")
 
-    assert model_wheels.main([]) == 1  # a credential in a committed file is refused
+    assert main(["wheels"]) == 1  # a credential in a committed file is refused
     err = capsys.readouterr().err
     assert "requirements-model.in.raw:1: the URL holds a credential" in err and "~/.netrc" in err
     assert "licence-k3y" not in err and server.log == []
@@ -125,7 +127,7 @@ def test_credentials_stay_out_of_the_file_and_netrc_sends_them(
     netrc.chmod(0o600)
     monkeypatch.setenv("NETRC", str(netrc))
     (work / "requirements-model.in.raw").write_text(f"{server.url}/{name}\n")
-    assert model_wheels.main([]) == 0
+    assert main(["wheels"]) == 0
 
     out = capsys.readouterr()
     assert "licence-k3y" not in out.out + out.err
@@ -172,8 +174,7 @@ def test_bad_line_gives_one_message_and_changes_nothing(
 def test_connection_refused_names_the_line(
     work: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = model_wheels.common.http_session
-    monkeypatch.setattr(model_wheels.common, "http_session", lambda: real(retries=0))
+    monkeypatch.setattr(net, "RETRIES", 0)
     closed = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
     port = closed.server_address[1]
     closed.server_close()  # nothing listens there now
@@ -192,15 +193,4 @@ def test_comments_only_gives_the_header(work: Path) -> None:
     (work / "requirements-model.in.raw").write_text("# nothing yet\n# https://x/y-1.0.tar.gz\n")
 
     assert run() == 0
-    assert (work / "requirements-model.in").read_text() == model_wheels.HEADER
-
-
-def test_dry_run_writes_nothing(
-    server: FileServer, work: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    name, _ = publish(server, work, "some_model", "1.0")
-    (work / "requirements-model.in.raw").write_text(f"{server.url}/{name}\n")
-
-    assert model_wheels.main(["--dry-run"]) == 0
-    assert f"{name} to download" in capsys.readouterr().out
-    assert server.log == [] and state(work) == {}
+    assert (work / "requirements-model.in").read_text() == HEADER

@@ -1,4 +1,4 @@
-"""scripts/upgrade_report.py on crafted before/after files."""
+"""`python -m scripts report` (scripts/report.py) on crafted before/after files."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import upgrade_report
+from scripts.__main__ import main
 
 HASH = "    --hash=sha256:" + "0" * 64
 
@@ -19,8 +19,10 @@ def pinned(*lines: str) -> str:
 
 
 @pytest.fixture
-def files(tmp_path: Path) -> tuple[Path, Path, Path]:
-    manifest = tmp_path / "assets.json"
+def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, Path]:
+    monkeypatch.chdir(tmp_path)
+    manifest = tmp_path / "build/model-assets.json"
+    manifest.parent.mkdir()
     asset = dict(project="en-core-web-sm", version="3.8.0", filename="x", url="u", sha256=None,
                  repo="explosion/spacy-models", tag="t", prerelease=False)  # fmt: skip
     manifest.write_text(json.dumps({"assets": [asset]}))
@@ -28,7 +30,8 @@ def files(tmp_path: Path) -> tuple[Path, Path, Path]:
 
 
 def run(before: Path, after: Path, manifest: Path, *extra: str) -> int:
-    return upgrade_report.main([str(before), str(after), "--manifest", str(manifest), *extra])
+    """The report command (``manifest`` is the listing's, in build/ of the current folder)."""
+    return main(["report", str(before), str(after), *extra])
 
 
 def test_table_of_every_kind_of_change(files, capsys: pytest.CaptureFixture[str]) -> None:

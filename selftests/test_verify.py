@@ -1,4 +1,4 @@
-"""scripts/verify.py on crafted files, in-process (the end-to-end tests run `make verify`)."""
+"""scripts/checks.py on crafted locks, in-process (the end-to-end tests run `make verify`)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-import verify
-from model_links import Asset
+from scripts.assets import Asset
+from scripts.checks import lock_problems
+from scripts.requirements import seal
 
 H1, H2 = "1" * 64, "2" * 64
 MODEL = Asset("en-core-web-sm", "3.8.0", "en_core_web_sm-3.8.0-py3-none-any.whl",
@@ -16,16 +17,16 @@ MODEL = Asset("en-core-web-sm", "3.8.0", "en_core_web_sm-3.8.0-py3-none-any.whl"
 
 def problems(tmp_path: Path, text: str, sealed: bool = True) -> list[str]:
     path = tmp_path / "requirements.txt"
-    path.write_text(verify.seal(text) if sealed else text)
-    return verify.check(path, [MODEL], {})
+    path.write_text(seal(text) if sealed else text)
+    return lock_problems(path, [MODEL], {})
 
 
 def test_a_lock_changed_after_make_wrote_it_is_refused(tmp_path: Path) -> None:
     text = f"en-core-web-sm==3.8.0 \\\n    --hash=sha256:{H1}\n"
     path = tmp_path / "requirements.txt"
-    path.write_text(verify.seal(text).replace("3.8.0", "3.8.0 ; python_version > '3'"))
+    path.write_text(seal(text).replace("3.8.0", "3.8.0 ; python_version > '3'"))
 
-    found = verify.check(path, [MODEL], {})
+    found = lock_problems(path, [MODEL], {})
 
     assert len(found) == 1 and "was changed since make wrote it" in found[0]
     assert "`make lock`" in found[0] and "git checkout -- " in found[0]

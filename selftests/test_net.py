@@ -1,15 +1,15 @@
-"""scripts/common.py: what every script shares."""
+"""scripts/net.py: the progress of a large download."""
 
 from __future__ import annotations
 
 import pytest
 
-import common
+from scripts import net
 
 
 def test_a_large_download_reports_progress_in_a_log(capsys: pytest.CaptureFixture[str]) -> None:
     """In a CI log (no terminal) a large download prints a line per 10 %, not a bar."""
-    progress = common.Progress("big.whl", 50 * 2**20)
+    progress = net.Progress("big.whl", 50 * 2**20)
 
     for done in range(0, 50 * 2**20 + 1, 2**20):
         progress.update(done)
@@ -20,7 +20,7 @@ def test_a_large_download_reports_progress_in_a_log(capsys: pytest.CaptureFixtur
 
 
 def test_a_small_download_reports_nothing(capsys: pytest.CaptureFixture[str]) -> None:
-    progress = common.Progress("small.whl", 2**20)
+    progress = net.Progress("small.whl", 2**20)
 
     progress.update(2**20)
 

@@ -1,4 +1,4 @@
-"""Write build/index/: a static package index of the model release files, for everyone to share.
+"""build/index/: a static package index of the model release files, for everyone to share.
 
 Every repository, CI run and teammate otherwise lists the releases through GitHub's API. One
 repository can instead publish this site (to GitHub Pages, `.github/workflows/index.yml`), and
@@ -21,7 +21,6 @@ from __future__ import annotations
 import fnmatch
 import html
 import json
-import os
 import tempfile
 import zipfile
 from collections.abc import Sequence
@@ -29,20 +28,16 @@ from dataclasses import asdict, dataclass
 from email.parser import HeaderParser
 from pathlib import Path
 
+import requests
 from packaging.version import Version
 
-import common
-import release_files
-from model_links import Asset, read_manifest, wanted_requirements
-from release_files import MANIFEST
-
-OUTPUT = Path("build/index")
-EXAMPLES = """\
-examples:
-  make index                              # build/index/ for the models requirements.in names
-  INDEX_PACKAGES="en_core_web_* de_core_news_*" make index
-  python scripts/index.py --previous https://acme.github.io/models/index.json
-"""
+from . import net
+from .assets import Asset
+from .cache import ReleaseFiles
+from .errors import UserError
+from .files import atomic_write_text
+from .requirements import wanted
+from .settings import INDEX_SITE, SOURCES, Settings
 
 
 @dataclass(frozen=True)
@@ -72,17 +67,17 @@ def read_previous(source: str) -> dict[str, IndexFile]:
     """The files of a previous index.json (a path or a URL) by file name; none if it is absent."""
     try:
         if "://" in source:
-            with common.http_session() as session:
-                response = session.get(source, timeout=common.TIMEOUT)
-                if response.status_code != 200:
-                    return {}
-                data = response.json()
+            with net.session() as http:
+                answer = net.get(http, source)
+            if answer.status != 200:
+                return {}
+            data = answer.json()
         elif Path(source).is_file():
             data = json.loads(Path(source).read_text())
         else:
             return {}
         return {item["filename"]: IndexFile(**item) for item in data["files"]}
-    except (ValueError, KeyError, TypeError, common.requests.RequestException):
+    except (ValueError, KeyError, TypeError, requests.RequestException, UserError):
         return {}  # no usable previous index: everything is hashed again
 
 
@@ -99,7 +94,7 @@ def requires_python(wheel: Path) -> str:
 
 
 def describe(
-    asset: Asset, previous: dict[str, IndexFile], session: common.requests.Session
+    asset: Asset, previous: dict[str, IndexFile], files: ReleaseFiles
 ) -> tuple[IndexFile, bool]:
     """The index entry of ``asset``, and whether it had to be downloaded to make it."""
     known = previous.get(asset.filename)
@@ -107,7 +102,7 @@ def describe(
         return IndexFile(**{**asdict(known), "api_url": asset.api_url}), False
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / asset.filename
-        digest = release_files.download(asset, Path(scratch), session)  # token if private
+        digest = files.download_to(asset, path)  # with the token, if private
         entry = IndexFile(
             asset.project, asset.version, asset.filename, asset.url, digest,
             requires_python(path), asset.size, asset.repo, asset.tag, asset.api_url,
@@ -131,55 +126,36 @@ def write_site(files: list[IndexFile], output: Path) -> None:
             f"<title>{html.escape(title)}</title>\n</head>\n<body>\n{body}</body>\n</html>\n"
         )
 
-    common.atomic_write_text(output / "index.html", page("Model release files", "".join(
+    atomic_write_text(output / "index.html", page("Model release files", "".join(
         anchor(entry) for entry in files
     )))  # fmt: skip
     projects = sorted({entry.project for entry in files})
-    common.atomic_write_text(output / "simple/index.html", page("Simple index", "".join(
+    atomic_write_text(output / "simple/index.html", page("Simple index", "".join(
         f'<a href="{p}/">{p}</a><br>\n' for p in projects
     )))  # fmt: skip
     for project in projects:
         body = "".join(anchor(entry) for entry in files if entry.project == project)
-        common.atomic_write_text(output / "simple" / project / "index.html", page(project, body))
+        atomic_write_text(output / "simple" / project / "index.html", page(project, body))
     data = {"meta": {"version": 1}, "files": [asdict(entry) for entry in files]}
-    common.atomic_write_text(
-        output / "index.json", json.dumps(data, indent=1, sort_keys=True) + "\n"
-    )
+    atomic_write_text(output / "index.json", json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
-@common.guarded
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = common.parser(__doc__, EXAMPLES)
-    parser.add_argument(
-        "--previous", metavar="PATH_OR_URL",
-        help="the last published index.json, whose hashes are kept (default: "
-        "build/index/index.json, else MODEL_INDEX_URL's)",
-    )  # fmt: skip
-    args = parser.parse_args(argv)
-    if not MANIFEST.is_file():
-        raise common.UserError(f"{MANIFEST} is missing: run `make links` first")
-    patterns = os.environ.get("INDEX_PACKAGES", "").split() or sorted(
-        wanted_requirements([Path("requirements.in"), Path("requirements-model.in")])
-    )
-    assets = covered(read_manifest(MANIFEST), patterns)
-    published = os.environ.get("MODEL_INDEX_URL", "").rstrip("/")
-    previous = read_previous(args.previous or str(OUTPUT / "index.json"))
-    if not previous and not args.previous and published:
-        previous = read_previous(f"{published}/index.json")
-    downloaded = 0
-    with common.http_session() as session:
-        files = []
-        for asset in assets:
-            entry, fetched = describe(asset, previous, session)
-            files.append(entry)
-            downloaded += fetched
-    write_site(files, OUTPUT)
+def publish(settings: Settings, assets: list[Asset], previous_source: str | None) -> None:
+    """Write the site of the release files INDEX_PACKAGES covers (default: the models the .in
+    files name) to build/index/, hashing only files no previous index.json knows."""
+    patterns = settings.index_packages or tuple(sorted(wanted(SOURCES)))
+    chosen = covered(assets, patterns)
+    previous = read_previous(previous_source or str(INDEX_SITE / "index.json"))
+    if not previous and not previous_source and settings.index_url:
+        previous = read_previous(f"{settings.index_url}/index.json")
+    files, downloaded = [], 0
+    release_files = ReleaseFiles(settings)
+    for asset in chosen:
+        entry, fetched = describe(asset, previous, release_files)
+        files.append(entry)
+        downloaded += fetched
+    write_site(files, INDEX_SITE)
     print(
-        f"index: {len(files)} files of {len({f.project for f in files})} packages in {OUTPUT}/; "
-        f"{downloaded} downloaded to hash, {len(files) - downloaded} known"
+        f"index: {len(files)} files of {len({f.project for f in files})} packages in "
+        f"{INDEX_SITE}/; {downloaded} downloaded to hash, {len(files) - downloaded} known"
     )
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

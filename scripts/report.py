@@ -1,11 +1,11 @@
-"""Compare two compiled requirements files and write what changed as a Markdown table.
+"""The upgrade report: what changed between two locks, as a Markdown table.
 
-`make upgrade` keeps the old requirements.txt, recompiles, then runs this script: it prints the
+`make upgrade` keeps the old requirements.txt, recompiles, then writes this report: it prints the
 table and saves it to build/upgrade-report.md, which the monthly workflow uses as the body of its
 pull request. Packages are matched by their normalised name (en_core_web_sm, en-core-web-sm and
 En.Core.Web_SM are one package) and environment marker; extras are ignored. Release packages
-(those on the links page, listed in build/model-assets.json) are marked as such, and linked to
-their release pages.
+(those in the listing, build/model-assets.json) are marked as such, and linked to their release
+pages.
 """
 
 from __future__ import annotations
@@ -16,14 +16,11 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-import common
-from model_links import read_manifest
+from .assets import Asset
+from .errors import UserError
+from .files import atomic_write_text
+from .requirements import read_lines
 
-EXAMPLES = """\
-examples:
-  python scripts/upgrade_report.py build/requirements-before.txt requirements.txt
-  python scripts/upgrade_report.py old.txt new.txt -o build/upgrade-report.md
-"""
 ORDER = {"added": 0, "removed": 1, "upgraded": 2, "downgraded": 3, "changed": 4}
 
 Pins = dict[tuple[str, str], str]  # (normalised name, marker) -> version
@@ -34,13 +31,13 @@ def read_pins(path: Path) -> Pins:
     if not path.is_file():
         return {}
     pins: Pins = {}
-    for line in common.read_requirement_lines(path):
+    for line in read_lines(path):
         if line.is_option:
             continue
         req = line.requirement(path)
         pin = line.pin()
         if pin is None:
-            raise common.UserError(
+            raise UserError(
                 f"{path}:{line.number}: {line.text!r} is not pinned with ==; "
                 "compare files written by `make requirements.txt`"
             )
@@ -95,38 +92,19 @@ def report(before: Pins, after: Pins, release: Pages) -> str:
     return "\n".join(lines) + "\n"
 
 
-def release_packages(manifest: Path) -> Pages:
-    """The packages on the links page with each version's release page (none without a
-    manifest)."""
+def release_packages(assets: Sequence[Asset]) -> Pages:
+    """The release packages of the listing, with each version's release page."""
     pages: Pages = {}
-    for asset in read_manifest(manifest) if manifest.is_file() else []:
+    for asset in assets:
         pages.setdefault(asset.project, {})[asset.version] = asset.page
     return pages
 
 
-@common.guarded
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = common.parser(__doc__, EXAMPLES)
-    parser.add_argument("before", type=Path, help="the old file (may be missing: all added)")
-    parser.add_argument("after", type=Path, help="the new file")
-    parser.add_argument("--manifest", type=Path, default=Path("build/model-assets.json"))
-    parser.add_argument("-o", "--output", type=Path, help="also save the report here")
-    parser.add_argument("-q", "--quiet", action="store_true", help="do not print the report")
-    args = parser.parse_args(argv)
-    try:
-        if not args.after.is_file():
-            raise common.UserError(f"{args.after} is missing: run `make requirements.txt`")
-        text = report(
-            read_pins(args.before), read_pins(args.after), release_packages(args.manifest)
-        )
-        if args.output:
-            common.atomic_write_text(args.output, text)
-    except common.UserError as exc:
-        return common.error(str(exc))
-    if not args.quiet:
-        print(text, end="")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+def write(before: Path, after: Path, assets: Sequence[Asset], output: Path | None) -> str:
+    """The report of ``before`` -> ``after``, saved to ``output`` when given."""
+    if not after.is_file():
+        raise UserError(f"{after} is missing: run `make requirements.txt`")
+    text = report(read_pins(before), read_pins(after), release_packages(assets))
+    if output:
+        atomic_write_text(output, text)
+    return text

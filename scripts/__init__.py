@@ -1,0 +1,19 @@
+"""The template's workflow as one package, run as ``python -m scripts COMMAND`` (__main__.py).
+
+Modules, each with one job; each imports only those above it:
+
+* errors: UserError, and masking credentials in messages
+* files: atomic writes, sha256 records
+* net: HTTP sessions, bounded reads, checked downloads
+* settings: every path and every setting, read once
+* requirements: reading requirement files; rewriting, sealing and digesting locks
+* assets: the release-file name rule, the Asset record, the asset index, the manifest
+* github: the GitHub API client (ETag cache, the listing's cap, tags)
+* page: the find-links pages (their only writer)
+* cache: build/release-files, fetched once; re-renders the pages when it changes
+* listing: the release files of MODEL_REPOS or of a published index
+* backend: running pip-compile and pip-sync, the sources in their environment only
+* checks: the offline checks of inputs and locks
+* lock: compiling the locks (the release-package guard)
+* install, wheels, deploy, publish, report: the other steps
+"""

@@ -1,0 +1,249 @@
+"""python -m scripts COMMAND: every step of the workflow, as the Makefile runs it.
+
+Each command is a thin layer over the package's modules; settings come from the environment
+(settings.py), read once. A problem the user can fix ends the command with one line per problem
+(what, where, how to fix; credentials masked) and exit status 1, never a traceback, and what the
+commands write is written whole or not at all, so Ctrl-C or a full disk loses nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from . import backend, checks, deploy, install, listing, lock, publish, report, wheels
+from .assets import read_manifest
+from .cache import ReleaseFiles
+from .errors import UserError, mask_url
+from .files import read_sha256sums
+from .settings import (
+    BEFORE_UPGRADE,
+    DEV_LOCK,
+    INPUTS,
+    LOCK,
+    MANIFEST,
+    SHA256SUMS,
+    UPGRADE_REPORT,
+    Settings,
+)
+
+EXAMPLES = """\
+examples:
+  python -m scripts links                  # list the releases of MODEL_REPOS
+  python -m scripts compile                # requirements.txt from the .in files
+  PACKAGES="spacy en_core_web_sm" python -m scripts compile --upgrade
+  python -m scripts compile --dev          # requirements-dev.txt (the test tools)
+  python -m scripts install --python .venv/bin/python requirements.txt
+  python -m scripts verify                 # the checks of `make verify`
+  python -m scripts COMMAND --help         # a command's options
+
+Settings come from the environment (make exports them; see `make help`): MODEL_REPOS,
+MODEL_OWNERS, MODEL_INDEX_URL, INDEX_PACKAGES, GITHUB_API_URL, GITHUB_TOKEN,
+GITHUB_TOKEN_<HOST>, FIND_LINKS, PRE, PACKAGES, RESOLVER.
+"""
+
+# Each option once (as pip-tools' options.py): name -> (flags, argparse keywords).
+OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
+    "quiet": (("-q", "--quiet"), {"action": "store_true", "help": "no progress lines"}),
+    "upgrade": (
+        ("-U", "--upgrade"),
+        {
+            "action": "store_true",
+            "help": "re-pin to the newest versions the ranges allow (only PACKAGES, when set)",
+        },
+    ),
+    "locks": (
+        ("locks",),
+        {
+            "nargs": "*",
+            "type": Path,
+            "default": None,
+            "metavar": "LOCK",
+            "help": "compiled lock files (default: requirements.txt, and requirements-dev.txt "
+            "when made)",
+        },
+    ),
+}
+
+
+def option(parser: argparse.ArgumentParser, name: str) -> None:
+    """Add the option ``name`` of OPTIONS to ``parser``."""
+    flags, keywords = OPTIONS[name]
+    parser.add_argument(*flags, **keywords)
+
+
+def default_locks(given: list[Path] | None) -> list[Path]:
+    """The locks a command was given, else requirements.txt and requirements-dev.txt (if made)."""
+    return given or [LOCK, *([DEV_LOCK] if DEV_LOCK.is_file() else [])]
+
+
+def links(settings: Settings, args: argparse.Namespace) -> int:
+    """List the release files of MODEL_REPOS (or MODEL_INDEX_URL): build/model-links.html."""
+    listing.refresh(settings, args.quiet)
+    return 0
+
+
+def fetch_wheels(settings: Settings, args: argparse.Namespace) -> int:
+    """Download the URLs of requirements-model.in.raw; write requirements-model.in."""
+    wheels.make(args.quiet)
+    return 0
+
+
+def compile_lock(settings: Settings, args: argparse.Namespace) -> int:
+    """Make requirements.txt (or requirements-dev.txt) when its inputs changed."""
+    if args.check:
+        return lock.check(settings)
+    lock.make(settings, args.dev, args.upgrade, args.quiet)
+    return 0
+
+
+def sync(settings: Settings, args: argparse.Namespace) -> int:
+    """Fetch the pinned release files, check the locks, and make the environment match them."""
+    install.install(settings, args.python, args.locks)
+    return 0
+
+
+def verify(settings: Settings, args: argparse.Namespace) -> int:
+    """Check the locks (pins, hashes, sources, secrets, release files) and their freshness."""
+    locks = default_locks(args.locks)
+    assets = listing.listed(settings)
+    files = ReleaseFiles(settings, assets)
+    files.quiet = True
+    problems = []
+    for path in locks:
+        if path.is_file():
+            files.ensure_pinned(path)
+        problems += checks.lock_problems(path, assets, read_sha256sums(SHA256SUMS))
+    problems += checks.input_problems(INPUTS)
+    if problems:
+        raise UserError("\n".join(problems))
+    print(f"verify: {' and '.join(map(str, locks))} pinned, hashed and free of sources and secrets")
+    return lock.check(settings)
+
+
+def export(settings: Settings, args: argparse.Namespace) -> int:
+    """Write requirements-deploy.txt: the lock plain pip installs anywhere."""
+    deploy.export()
+    return 0
+
+
+def index(settings: Settings, args: argparse.Namespace) -> int:
+    """Write build/index/: a static index of the models' release files, to publish."""
+    # Listed through the API, never from MODEL_INDEX_URL (whose index.json gives only the hashes
+    # already computed, see publish.py).
+    assets = listing.refresh(replace(settings, index_url=""), args.quiet)
+    publish.publish(settings, assets, args.previous)
+    return 0
+
+
+def upgrade_report(settings: Settings, args: argparse.Namespace) -> int:
+    """Write what changed between two locks as a Markdown table (build/upgrade-report.md)."""
+    assets = read_manifest(MANIFEST) if MANIFEST.is_file() else []
+    text = report.write(args.before, args.after, assets, args.output)
+    if not args.quiet:
+        print(text, end="")
+    return 0
+
+
+def tools_lock(settings: Settings, args: argparse.Namespace) -> int:
+    """Re-pin the template's own tools (requirements-tools.in -> requirements-tools.txt)."""
+    backend.lock_tools(args.upgrade)
+    return 0
+
+
+Handler = Callable[[Settings, argparse.Namespace], int]
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line: one subcommand per step of the workflow."""
+    top = argparse.ArgumentParser(
+        prog="python -m scripts",
+        description=(__doc__ or "").split("\n\n")[0],
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Handler, *options: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=handler.__doc__, description=handler.__doc__)
+        sub.set_defaults(handler=handler)
+        for name in options:
+            option(sub, name)
+        return sub
+
+    command("links", links, "quiet")
+    command("wheels", fetch_wheels, "quiet")
+    compile_ = command("compile", compile_lock, "upgrade", "quiet")
+    compile_.add_argument("--dev", action="store_true", help="requirements-dev.txt instead")
+    compile_.add_argument(
+        "--check",
+        action="store_true",
+        help="compile both locks into scratch files; fail if either differs",
+    )
+    sync_ = command("install", sync)
+    sync_.add_argument("--python", type=Path, required=True, help="the environment's python")
+    sync_.add_argument("locks", nargs="+", type=Path, metavar="LOCK", help="the locks to install")
+    command("verify", verify, "locks")
+    command("export", export)
+    index_ = command("index", index, "quiet")
+    index_.add_argument(
+        "--previous",
+        metavar="PATH_OR_URL",
+        help="the last published index.json, whose hashes are kept (default: "
+        "build/index/index.json, else MODEL_INDEX_URL's)",
+    )
+    report_ = command("report", upgrade_report, "quiet")
+    report_.add_argument(
+        "before",
+        type=Path,
+        nargs="?",
+        default=BEFORE_UPGRADE,
+        help=f"the old lock (default {BEFORE_UPGRADE}; missing: all added)",
+    )
+    report_.add_argument(
+        "after", type=Path, nargs="?", default=LOCK, help=f"the new lock (default {LOCK})"
+    )
+    report_.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=UPGRADE_REPORT,
+        help=f"where to save the report (default {UPGRADE_REPORT})",
+    )
+    command("tools-lock", tools_lock, "upgrade")
+    return top
+
+
+def error(message: str) -> int:
+    """Print each line of ``message`` (masked) as an error line; return exit status 1."""
+    for line in mask_url(message).splitlines() or [""]:
+        print(f"error: {line}", file=sys.stderr)
+    return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; a UserError, an OSError (a full disk, a name too long) or Ctrl-C ends
+    it with one line and an exit status, never a traceback."""
+    args = parser().parse_args(argv)
+    try:
+        return int(args.handler(Settings.from_environ(os.environ), args))
+    except UserError as exc:
+        return error(str(exc))
+    except KeyboardInterrupt:
+        print("interrupted: nothing was changed; run the same command again", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return error(
+            f"{where}{exc.strerror or exc} (nothing was changed): free some disk space or fix "
+            "the path, then run the same command again"
+        )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

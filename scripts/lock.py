@@ -1,0 +1,459 @@
+"""The locks: requirements.txt from requirements.in and requirements-model.in, and
+requirements-dev.txt from requirements-dev.in; pinned, hashed, sealed, safe.
+
+pip-compile runs with every source the workflow uses but writes none of them into the file.
+Release packages (those with an asset in the listing) are held to their releases: each chosen
+one is compiled as a direct reference to its verified release file, every one is capped at its
+newest release and binary-only, so a look-alike on an index is never read, let alone built; the
+lock gets exactly the release files' hashes and records their URLs. The result passes the
+offline checks before it replaces the lock; on any failure the old file stays.
+
+When an edit conflicts with a pin already in the lock (say ``spacy<3.8`` while a model built
+for 3.8 is pinned), lower releases are tried, then the packages in the conflict re-resolved;
+when no resolution exists, the message names the conflict and what to write instead.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
+from packaging.version import Version
+
+from . import backend, checks, listing
+from .assets import (
+    Asset,
+    Index,
+    by_project,
+    installable_files,
+    offered,
+    read_manifest,
+    release_hashes,
+)
+from .cache import ReleaseFiles
+from .errors import UserError
+from .files import atomic_write_text, read_sha256sums
+from .requirements import (
+    inputs_digest,
+    inputs_line,
+    pinned,
+    read_lines,
+    read_lines_of,
+    read_pins,
+    record_inputs,
+    set_release_hashes,
+    unreference,
+    wanted,
+)
+from .settings import (
+    CONSTRAINTS,
+    DEV_LOCK,
+    DEV_SOURCES,
+    LOCK,
+    MANIFEST,
+    MODEL_RAW,
+    RELEASE_FILES,
+    RELEASE_INPUT,
+    REQUIREMENTS_IN,
+    RESOLVER_PAGE,
+    SHA256SUMS,
+    SOURCES,
+    Settings,
+)
+
+TRIES = 20  # compiles one lock may take before giving up (lower releases, conflicts)
+
+
+class CompileFailed(UserError):
+    """pip-compile failed; ``conflict`` names the packages of a ResolutionImpossible, ``missing``
+    the package no source offered."""
+
+    def __init__(self, message: str, conflict: set[str], missing: str = "") -> None:
+        super().__init__(message)
+        self.conflict = conflict
+        self.missing = missing
+
+
+def conflicts(output: str) -> list[tuple[str, str, str | None]]:
+    """(name, specifier, parent file or None) for each requirement in pip's ResolutionImpossible."""
+    found: list[tuple[str, str, str | None]] = []
+    for match in re.finditer(
+        r"SpecifierRequirement\('([A-Za-z0-9._-]+)([^']*)'\), parent=(?:None|\w+\('([^']*)')",
+        output,
+    ):
+        parent = match.group(3)
+        if parent:
+            parent = parent.split("#")[0].split(" ")[0].rsplit("/", 1)[-1]
+        found.append((canonicalize_name(match.group(1)), match.group(2), parent))
+    return found
+
+
+def conflict_names(found: list[tuple[str, str, str | None]]) -> set[str]:
+    """The packages in a conflict: each requirement's name and each requiring file's project."""
+    names = {name for name, _, _ in found}
+    for _, _, parent in found:
+        if not parent:
+            continue
+        parse = parse_wheel_filename if parent.endswith(".whl") else parse_sdist_filename
+        try:
+            names.add(canonicalize_name(parse(parent)[0]))
+        except ValueError:  # not a file name: pip named the candidate some other way
+            continue
+    return names
+
+
+def model_range(spacy_spec: str, name: str, versions: Sequence[Version]) -> str:
+    """The range of model ``name`` built for the spaCy versions ``spacy_spec`` allows, or "".
+
+    spaCy's models are built for one spaCy minor version: model 3.8.x needs spacy 3.8.x.
+    """
+    spec = SpecifierSet(spacy_spec)
+    minors = sorted(
+        (v.major, v.minor)
+        for v in set(versions)
+        if any(spec.contains(f"{v.major}.{v.minor}.{patch}", True) for patch in range(20))
+    )
+    if not minors:
+        return ""
+    (low_major, low_minor), (high_major, high_minor) = minors[0], minors[-1]
+    return f"{name}>={low_major}.{low_minor}.0,<{high_major}.{high_minor + 1}.0"
+
+
+def explain(output: str, index: Index, sources: Sequence[Path]) -> CompileFailed:
+    """Turn pip-compile's output into one message (no traceback), naming file, line or package."""
+    found = conflicts(output)
+    match = re.search(r"No matching distribution found for ([A-Za-z0-9._-]+)", output)
+    missing = match.group(1) if match else None
+    # A release package whose range holds no release: pip says "no match", or, since the
+    # release constraint takes part, reports a conflict.
+    for name, spec, parent in found:
+        releases = index.get(name, {}) if parent is None else {}
+        if missing is None and releases and not list(SpecifierSet(spec).filter(releases, True)):
+            missing = name
+    if missing:
+        name = canonicalize_name(missing)
+        where = str(sources[0])
+        for path in sources:
+            for line in read_lines(path):
+                if not line.is_option and name in line.text.lower().replace("_", "-"):
+                    where = f"{path}:{line.number}"
+        if name in index:
+            return CompileFailed(
+                f"{where}: no release of {name} is in the range asked for "
+                f"({offered(name, index[name])}); write a range that holds one of them, or run "
+                "`make links` if the release is new",
+                set(),
+                name,
+            )
+        return CompileFailed(
+            f"{where}: no source offers {missing} in the range asked for (looked on "
+            "your package indexes, the release links page, build/wheels and FIND_LINKS); check "
+            "the name and the range, and run `make links` if it was released since the links "
+            "page was made",
+            set(),
+            name,
+        )
+    if found:
+        names = conflict_names(found)
+        details = "; ".join(
+            f"{parent or sources[0]} requires {name}{spec}" for name, spec, parent in found
+        )
+        advice = [f"Loosen or change one of these ranges in {sources[0]}"]
+        spacy = [spec for name, spec, parent in found if name == "spacy" and parent is None]
+        for model in sorted(names & index.keys()):
+            if spacy and (fits := model_range(spacy[0], model, sorted(index[model]))):
+                advice.append(f"a model is built for one spaCy version: with spacy{spacy[0]}, "
+                              f"ask for {fits}")  # fmt: skip
+            advice.append(offered(model, index[model]))
+        return CompileFailed(
+            f"no versions satisfy {sources[0]} together: {details}. " + "; ".join(advice),
+            names,
+        )
+    tail = [line for line in output.strip().splitlines() if line.strip()][-3:]
+    return CompileFailed("pip-compile failed: " + " | ".join(tail), set())
+
+
+def choose_releases(
+    names: set[str],
+    index: Index,
+    specs: dict[str, SpecifierSet],
+    keep: dict[str, str],
+    tried: dict[str, set[Version]],
+    pre: bool,
+) -> dict[str, Asset]:
+    """The release file to compile with for each release package in ``names``: of the versions
+    its ranges in the .in files (``specs``) allow (any, for one that came in as a dependency)
+    and not yet ``tried``, the one ``keep`` pins, else the newest. A package with none left is
+    left out, so that pip's own message says why."""
+    chosen = {}
+    for name in sorted(names):
+        allowed = [
+            version
+            for version in specs.get(name, SpecifierSet()).filter(index[name], pre or None)
+            if version not in tried.get(name, set())
+        ]
+        kept = Version(keep[name]) if name in keep else None
+        version = kept if kept in allowed else max(allowed, default=None)
+        files = installable_files(index[name][version]) if version is not None else []
+        if files:
+            chosen[name] = sorted(files, key=lambda a: not a.filename.endswith(".whl"))[0]
+    return chosen
+
+
+def write_compile_inputs(index: Index, chosen: dict[str, Asset]) -> None:
+    """The two files pip-compile reads besides the user's: every release package capped at its
+    newest release (an index's 999.9.9 never wins), and each chosen one named as a direct
+    reference to its file in build/, so pip takes that file and nothing else for the name: no
+    look-alike on an index or in find-links (another version, a local version, a wheel with
+    other tags, an sdist) is ever read, let alone built."""
+    caps = [f"{name}<={max(index[name])}\n" for name in sorted(index)]
+    references = [
+        f"{name} @ {(RELEASE_FILES / asset.filename).resolve().as_uri()}\n"
+        for name, asset in sorted(chosen.items())
+    ]
+    made = "# Made by `python -m scripts compile`: "
+    atomic_write_text(CONSTRAINTS, f"{made}release packages stay within their releases.\n"
+                      + "".join(caps))  # fmt: skip
+    atomic_write_text(RELEASE_INPUT, f"{made}each release package is its release file.\n"
+                      + "".join(references))  # fmt: skip
+
+
+@dataclass
+class Compile:
+    """One compile of requirements.txt or requirements-dev.txt into a scratch file."""
+
+    settings: Settings
+    output: Path  # the scratch file (a copy of the lock, whose pins guide pip-compile)
+    dev: bool
+    upgrade: bool
+    packages: list[str] = field(default_factory=list)  # PACKAGES, with --upgrade
+
+    def __post_init__(self) -> None:
+        self.packages = list(self.settings.packages) if self.upgrade else []
+
+    @property
+    def lock(self) -> Path:
+        return DEV_LOCK if self.dev else LOCK
+
+    @property
+    def sources(self) -> tuple[Path, ...]:
+        return DEV_SOURCES if self.dev else SOURCES
+
+    def run(self) -> None:
+        """Compile, guard and seal ``output``; raise UserError if it cannot be done."""
+        problems = checks.input_problems(
+            [*(p for p in self.sources if p.suffix == ".in"), MODEL_RAW]
+        )
+        if problems:
+            raise UserError("\n".join(problems) + "\nnothing was compiled")
+        if self.dev:
+            if not LOCK.is_file():
+                raise UserError(f"{LOCK} is missing: run `make requirements.txt` first")
+            assets = read_manifest(MANIFEST) if MANIFEST.is_file() else []
+            self.pip_compile(list(self.sources), by_project(assets))
+            text = self.output.read_text()
+        else:
+            assets = listing.listed(self.settings)
+            text = self.release_lock(assets)
+        pre = None if self.dev else self.settings.pre
+        atomic_write_text(self.output, record_inputs(text, self.sources, pre))
+        problems = checks.lock_problems(self.output, assets, read_sha256sums(SHA256SUMS))
+        if problems:
+            raise UserError(
+                "\n".join(p.replace(str(self.output), str(self.lock)) for p in problems)
+                + f"\n{self.lock} was left as it was"
+            )
+
+    def pip_compile(
+        self, inputs: list[Path], index: Index, only_binary: Sequence[str] = ()
+    ) -> None:
+        """Run pip-compile into ``output``; raise CompileFailed with pip's reason explained."""
+        command = backend.compile_command(
+            self.output,
+            [path for path in inputs if path.is_file() and path.suffix == ".in"] + (
+                [] if self.dev else [RELEASE_INPUT]),
+            constraints=() if self.dev else (CONSTRAINTS,),
+            only_binary=only_binary,
+            pre=self.settings.pre,
+            upgrade=self.upgrade,
+            packages=self.packages,
+        )  # fmt: skip
+        failed = backend.run_compile(command, self.settings, RESOLVER_PAGE, f"make {self.lock}")
+        if failed:
+            raise explain(failed, index, self.sources)
+
+    def release_lock(self, assets: list[Asset]) -> str:
+        """Compile requirements.txt with each release package its release file (see
+        ``write_compile_inputs``): the version its pin keeps while the ranges allow, else the
+        newest. When pip finds that version in conflict with another requirement, the next
+        lower one is tried, then the non-release packages in the conflict are re-resolved once.
+        Return the lock's text with the release hashes and URLs set."""
+        index = by_project(assets)
+        files = ReleaseFiles(self.settings, assets)
+        names = set(wanted([*SOURCES, LOCK])) & index.keys()
+        keep = self.kept_pins()
+        specs = wanted(SOURCES)
+        tried: dict[str, set[Version]] = {}
+        conflict_retry = not self.upgrade and LOCK.is_file()
+        wheel_only = [n for n in index if any(a.filename.endswith(".whl") for a in _all(index[n]))]
+        for _ in range(TRIES):
+            chosen = choose_releases(names, index, specs, keep, tried, self.settings.pre)
+            files.ensure(chosen.values())  # pip reads them from build/, once
+            files.render(names)
+            write_compile_inputs(index, chosen)
+            try:
+                self.pip_compile(list(SOURCES), index, wheel_only)
+            except CompileFailed as failure:
+                if failure.missing in index.keys() - names:  # a release package as a dependency
+                    names.add(failure.missing)
+                    continue
+                moving = failure.conflict & chosen.keys()
+                for name in moving:  # a lower release of each, if its range allows one
+                    tried.setdefault(name, set()).add(Version(chosen[name].version))
+                    keep.pop(name, None)
+                if (
+                    moving
+                    and choose_releases(moving, index, specs, keep, tried, self.settings.pre).keys()
+                    == moving
+                ):
+                    continue
+                if not (conflict_retry and failure.conflict - chosen.keys()):
+                    raise
+                conflict_retry = False  # once: re-resolve the other conflicting packages afresh
+                self.packages = sorted(set(self.packages) | (failure.conflict - chosen.keys()))
+                tried.clear()
+                continue
+            found = set(read_pins(self.output)) & index.keys()
+            if found <= names:
+                break
+            names |= found  # a release package came in as a dependency: hold it too, recompile
+        else:
+            raise UserError(
+                f"pip-compile found no resolution in {TRIES} tries (release packages: "
+                f"{', '.join(sorted(names))}): narrow the ranges in requirements.in. "
+                f"{LOCK} was left as it was"
+            )
+        return self.release_hashes(files, index, chosen)
+
+    def release_hashes(self, files: ReleaseFiles, index: Index, chosen: dict[str, Asset]) -> str:
+        """The compiled text with each release package pinned by version, with exactly its
+        release files' hashes and their URLs; a version the releases do not offer is refused."""
+        text = unreference(self.output.read_text(), {n: a.version for n, a in chosen.items()})
+        hashes: dict[str, set[str]] = {}
+        urls: dict[str, list[str]] = {}
+        for _, name, version in pinned(read_lines_of(text)):
+            if name not in index:
+                continue
+            if Version(version) not in index[name]:
+                raise UserError(
+                    f"{name} resolved to {version}, which the releases do not offer "
+                    f"({offered(name, index[name])}); it came from "
+                    f"{backend.origin(self.settings, name, version)}. Pin a range the releases "
+                    f"offer in requirements.in (e.g. {name}=={max(index[name])}). "
+                    f"{LOCK} was left as it was"
+                )
+            release = installable_files(index[name][Version(version)])
+            hashes[name] = release_hashes(release, files.ensure(release))
+            urls[name] = [asset.url for asset in release]
+        text = set_release_hashes(text, hashes, urls)
+        # --only-binary went to pip for every release package; the lock names those it pins.
+        return re.sub(r"(?m)^--only-binary (\S+)\n", lambda m: m[0] if m[1] in hashes else "", text)
+
+    def kept_pins(self) -> dict[str, str]:
+        """The pins of requirements.txt a compile keeps while the ranges allow: all but those
+        upgraded."""
+        if self.upgrade and not self.packages:
+            return {}
+        moving = {canonicalize_name(name) for name in self.packages}
+        return {n: v for n, v in read_pins(LOCK).items() if n not in moving}
+
+
+def _all(versions: dict[Version, list[Asset]]) -> list[Asset]:
+    return [asset for files in versions.values() for asset in files]
+
+
+def up_to_date(lock: Path, sources: Sequence[Path], pre: bool | None) -> bool:
+    """True when ``lock`` records the digest of its inputs as they are now, and is sealed."""
+    recorded = f"{inputs_line(sources)}{inputs_digest(sources, pre)}\n"
+    return lock.is_file() and recorded in lock.read_text() and not checks.seal_problems(lock)
+
+
+@contextmanager
+def scratch_copy(lock: Path) -> Iterator[Path]:
+    """A temporary copy of ``lock`` in build/ (its pins guide pip-compile), removed afterwards."""
+    Path("build").mkdir(exist_ok=True)
+    handle, name = tempfile.mkstemp(dir="build", prefix=f".{lock.stem}.", suffix=".txt")
+    os.close(handle)
+    temp = Path(name)
+    try:
+        if lock.is_file() and not checks.seal_problems(lock):
+            shutil.copyfile(lock, temp)
+        elif lock.is_file():  # changed by hand: keep its pins, and nothing else of it
+            temp.write_text("".join(f"{n}=={v}\n" for n, v in read_pins(lock).items()))
+        yield temp
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def make(settings: Settings, dev: bool, upgrade: bool, quiet: bool = False) -> None:
+    """Make requirements.txt (or requirements-dev.txt with ``dev``), unless it is up to date
+    with its inputs: compiled into a scratch copy, renamed into place only when it passes."""
+    if not REQUIREMENTS_IN.is_file():
+        raise UserError(f"{REQUIREMENTS_IN} is missing: this is not a template checkout?")
+    lock, sources = (DEV_LOCK, DEV_SOURCES) if dev else (LOCK, SOURCES)
+    if not upgrade and up_to_date(lock, sources, None if dev else settings.pre):
+        if any(path.is_file() and path.stat().st_mtime > lock.stat().st_mtime for path in sources):
+            os.utime(lock)  # newer than its inputs again, so make is satisfied too
+        if not quiet:
+            print(f"compile: {lock} is up to date with its inputs")
+        return
+    with scratch_copy(lock) as temp:
+        Compile(settings, temp, dev, upgrade).run()
+        temp.chmod(0o644)
+        os.replace(temp, lock)
+    if not quiet:
+        print(f"compile: wrote {lock}")
+
+
+def content(text: str) -> list[tuple[str, tuple[str, ...]]]:
+    """What a lock says, whoever wrote it: each requirement or option with its hashes, sorted;
+    no header, seal, ``# via`` or other comment."""
+    return sorted((line.text, tuple(sorted(line.hashes))) for line in read_lines_of(text))
+
+
+def check(settings: Settings) -> int:
+    """Exit status 0 when requirements.txt (and requirements-dev.txt, if made) say what their
+    .in files compile to now: the same pins and hashes (headers and notes aside)."""
+    if not LOCK.is_file():
+        raise UserError(f"{LOCK} is missing: run `make requirements.txt`")
+    status = 0
+    for dev, lock in ((False, LOCK), (True, DEV_LOCK)):
+        if dev and not (DEV_LOCK.is_file() and DEV_SOURCES[0].is_file()):
+            continue
+        with scratch_copy(lock) as temp:
+            Compile(settings, temp, dev, upgrade=False).run()
+            old, new = lock.read_text(), temp.read_text()
+        if content(old) == content(new):
+            print(f"compile: {lock} is up to date")
+            continue
+        diff = difflib.unified_diff(
+            old.splitlines(), new.splitlines(), str(lock), "compiled now", lineterm=""
+        )
+        print("\n".join(diff), file=sys.stderr)
+        print(
+            f"error: {lock} is not what its .in files compile to now (edited by hand, or an .in "
+            f"file changed): run `make {lock}` and commit the result",
+            file=sys.stderr,
+        )
+        status = 1
+    return status

@@ -1,0 +1,205 @@
+"""HTTP as every command uses it: one session setup, bounded reads, checked downloads.
+
+Every answer is read within a size cap and a minimum rate, so a hostile or broken server can
+neither fill the disk nor hold a run for ever; every failure is a ``UserError`` with the URL
+masked. A download follows redirects by hand, so a credential never leaves the host it was
+meant for (GitHub sends downloads to another host, which refuses an ``Authorization`` header).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from .errors import NotFound, UserError, mask_url
+from .files import atomic_writer
+
+USER_AGENT = "model-pipeline-template/1 (release links for pip find-links)"
+MAX_BODY = 64 * 2**20  # the most an API answer may be: a page of 100 releases is ~1 MB
+MAX_DOWNLOAD = 8 * 2**30  # the most a download whose size nobody gave may be
+TIMEOUT = (10, 60)  # seconds to connect, and the longest silence while reading
+MIN_RATE = 8 * 1024  # bytes per second a transfer must average once GRACE seconds have passed
+GRACE = 30.0  # so a 500 MB model completes on a slow link, and a trickle does not hold a run
+PROGRESS_MIN_BYTES = 10 * 1024 * 1024  # downloads larger than this report their progress
+RETRIES = 3  # of a connection error or a 5xx answer
+BACKOFF = 0.5  # seconds before the second retry, doubled for each next one
+
+
+def session() -> requests.Session:
+    """A ``requests`` session with our User-Agent that retries connection errors and 5xx.
+
+    Retries (RETRIES) back off exponentially (BACKOFF). 4xx answers are returned to the
+    caller, which knows what each means.
+    """
+    made = requests.Session()
+    made.headers["User-Agent"] = USER_AGENT
+    retry = Retry(
+        total=RETRIES,
+        backoff_factor=BACKOFF,
+        status_forcelist=(500, 502, 503, 504),
+        allowed_methods=frozenset({"GET", "HEAD"}),
+        respect_retry_after_header=False,  # a Retry-After of an hour must not hang a build
+        raise_on_status=False,
+    )
+    adapter = HTTPAdapter(max_retries=retry)
+    made.mount("http://", adapter)
+    made.mount("https://", adapter)
+    return made
+
+
+def reason(exc: requests.RequestException) -> str:
+    """The innermost cause of a requests error (e.g. "Connection refused"), without any URL."""
+    cause: BaseException = exc
+    inner = getattr(exc.args[0], "reason", exc.args[0]) if exc.args else None
+    if isinstance(inner, BaseException):
+        cause = inner
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    return getattr(cause, "strerror", None) or type(cause).__name__
+
+
+class Progress:
+    """A large download's progress on stderr: a bar on a terminal, a line per 10 % in a log."""
+
+    def __init__(self, name: str, total: int) -> None:
+        self.name, self.total = name, total
+        self.shown = total <= PROGRESS_MIN_BYTES  # small or unknown size: nothing to show
+        self.tty = sys.stderr.isatty()
+        self.tenths = 0
+
+    def update(self, done: int) -> None:
+        """Report that ``done`` bytes of ``total`` have arrived."""
+        if self.shown:
+            return
+        megabytes = f"{done / 2**20:7.1f} / {self.total / 2**20:.1f} MB"
+        if self.tty:
+            filled = 30 * done // self.total
+            end = "" if done < self.total else "\n"
+            print(
+                f"\r  [{'#' * filled}{' ' * (30 - filled)}] {megabytes}", end=end, file=sys.stderr
+            )
+        elif 10 * done // self.total > self.tenths:
+            self.tenths = 10 * done // self.total
+            print(f"  {self.name}: {10 * self.tenths:3d} % ({megabytes})", file=sys.stderr)
+        self.shown = done >= self.total
+
+
+def blocks(response: requests.Response, limit: int, what: str) -> Iterator[bytes]:
+    """The body of ``response`` block by block, refused (UserError) past ``limit`` bytes, or
+    when it arrives slower than MIN_RATE on average after the first GRACE seconds."""
+    start, done = time.monotonic(), 0
+    try:
+        # read1: whatever has arrived (at most 64 KiB), so a trickle is seen as one
+        while block := response.raw.read1(1 << 16, decode_content=True):
+            done += len(block)
+            if done > limit:
+                raise UserError(f"{what} is larger than the {limit} bytes expected: refused")
+            elapsed = time.monotonic() - start
+            if elapsed > GRACE and done < MIN_RATE * elapsed:
+                raise UserError(
+                    f"{what} arrives too slowly ({done} bytes in {elapsed:.0f} s): the server "
+                    "or the network is stalling; try again later"
+                )
+            yield block
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+        raise UserError(
+            f"{what} broke off after {done} bytes ({type(exc).__name__}); try again later"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A whole HTTP answer, read within MAX_BODY."""
+
+    status: int
+    reason: str
+    headers: requests.structures.CaseInsensitiveDict
+    body: bytes
+
+    def json(self) -> Any:
+        """The body as JSON (ValueError when it is not)."""
+        return json.loads(self.body)
+
+
+def get(http: requests.Session, url: str, headers: dict[str, str] | None = None) -> Answer:
+    """GET ``url`` and read its whole body within MAX_BODY and the minimum rate; a network
+    failure (after the session's retries) raises ``requests.RequestException``."""
+    with http.get(url, headers=headers, timeout=TIMEOUT, stream=True) as response:
+        body = b"".join(blocks(response, MAX_BODY, mask_url(url)))
+        return Answer(response.status_code, response.reason, response.headers, body)
+
+
+class _NoAuth(requests.auth.AuthBase):
+    """No credentials at all: keeps requests from adding a ~/.netrc entry's (notes row 7)."""
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request
+
+
+def download(
+    http: requests.Session,
+    url: str,
+    target: Path,
+    sha256: str | None = None,
+    size: int | None = None,
+    headers: dict[str, str] | None = None,
+    netrc: bool = True,
+) -> str:
+    """Stream ``url`` to ``target`` (a temporary name, renamed when complete); return its sha256.
+
+    ``headers`` go with the first request only: a redirect (GitHub sends downloads to another
+    host, with a signed URL) is followed without them, so a token never leaves the host it was
+    meant for; with ``netrc=False`` no ~/.netrc credentials are sent either. The answer must be
+    200 and not an HTML page (GitHub's error pages and login pages come with 200, notes row 8),
+    and the body exactly ``size`` bytes and ``sha256`` when they are given. On any failure
+    UserError (NotFound for a 404) is raised, to be prefixed with where and how to fix, and
+    ``target`` is left as it was. A large download reports its progress (see ``Progress``).
+    """
+    auth = None if netrc else _NoAuth()
+    try:
+        response = http.get(
+            url, headers=headers, stream=True, timeout=TIMEOUT, allow_redirects=False, auth=auth
+        )
+        for _ in range(5):
+            if not response.is_redirect:
+                break
+            response.close()
+            url = requests.compat.urljoin(url, response.headers["Location"])
+            response = http.get(url, stream=True, timeout=TIMEOUT, allow_redirects=False, auth=auth)
+    except requests.RequestException as exc:
+        raise UserError(f"could not download {mask_url(url)}: {type(exc).__name__}") from None
+    with response:
+        if response.status_code == 404:
+            raise NotFound(f"downloading {mask_url(url)} answered HTTP 404")
+        if response.status_code != 200:
+            raise UserError(f"downloading {mask_url(url)} answered HTTP {response.status_code}")
+        if response.headers.get("Content-Type", "").lower().startswith("text/html"):
+            raise UserError(
+                f"downloading {target.name} answered an HTML page, not the file (an error or "
+                "login page)"
+            )
+        progress = Progress(target.name, size or int(response.headers.get("Content-Length") or 0))
+        digest, done = hashlib.sha256(), 0
+        with atomic_writer(target, "wb") as handle:
+            limit = MAX_DOWNLOAD if size is None else size
+            for block in blocks(response, limit, f"the download of {target.name}"):
+                done += len(block)
+                handle.write(block)
+                digest.update(block)
+                progress.update(done)
+            if size is not None and done != size:
+                raise UserError(f"{target.name}: the download gave {done} bytes, not {size}")
+            if sha256 and digest.hexdigest() != sha256:
+                raise UserError(f"{target.name} has sha256 {digest.hexdigest()}, not {sha256}")
+    return digest.hexdigest()

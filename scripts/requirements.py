@@ -1,0 +1,209 @@
+"""Reading requirement files, and the rewrites a compiled lock goes through.
+
+Reading: ``read_lines`` turns an ``.in`` file or a lock into logical lines (continuations joined,
+comments dropped, ``--hash`` options taken apart); ``read_pins``, ``wanted`` and ``release_urls``
+read what a file pins, asks for and records. Rewriting: a compiled lock gets its release
+packages' hashes and URLs (``set_release_hashes``), its direct references written back as pins
+(``unreference``), the digest of its inputs (``record_inputs``) and, last, its seal (``seal``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+
+from .errors import UserError
+from .settings import RELEASE_INPUT
+
+_HASH = re.compile(r"--hash[= ]sha256:([0-9a-fA-F]{64})\b")
+PIN_LINE = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")  # a lock's `name==version \`
+RELEASE_LINE = re.compile(r"^    # release: (\S+)$")  # a lock's record of a release file's URL
+SEAL = "# lock sha256: "  # the digest of the rest of the lock, recorded when make wrote it
+
+
+@dataclass(frozen=True)
+class Line:
+    """One logical line of a requirements file (continuations joined), comments removed."""
+
+    number: int  # where it starts, 1-based
+    text: str  # without comments and continuation backslashes
+    hashes: tuple[str, ...]  # the hex of each --hash=sha256:<hex>
+
+    @property
+    def is_option(self) -> bool:
+        return self.text.startswith("-")
+
+    @property
+    def option(self) -> str:
+        """The option a line gives (``--extra-index-url`` of ``--extra-index-url=URL``), or ""."""
+        return self.text.split()[0].split("=")[0] if self.is_option else ""
+
+    def requirement(self, path: Path | None = None) -> Requirement:
+        """The requirement on this line; raises UserError naming ``path:line`` when garbled."""
+        try:
+            return Requirement(self.text)
+        except InvalidRequirement as exc:
+            where = f"{path}:{self.number}" if path else f"line {self.number}"
+            raise UserError(f"{where}: {self.text!r} is not a requirement ({exc})") from None
+
+    def pin(self) -> tuple[str, str] | None:
+        """(canonical name, version) when the line pins with ``==``, else None."""
+        req = self.requirement()
+        specs = list(req.specifier)
+        if len(specs) == 1 and specs[0].operator == "==" and "*" not in specs[0].version:
+            return canonicalize_name(req.name), specs[0].version
+        return None
+
+
+def read_lines(path: Path) -> list[Line]:
+    """Read a requirements file (``.in`` or a compiled ``.txt``) into logical lines; a missing
+    file has none.
+
+    Blank lines and comments (``#`` at the start or after white space) are dropped; ``--hash``
+    options are taken off the requirement and kept in ``Line.hashes``.
+    """
+    return read_lines_of(path.read_text()) if path.is_file() else []
+
+
+def read_lines_of(text: str) -> list[Line]:
+    """``read_lines`` of the ``text`` of a requirements file."""
+    lines: list[Line] = []
+    pending: list[str] = []
+    start = 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        content = re.split(r"(?:^|\s)#", raw, maxsplit=1)[0].rstrip()
+        if not pending:
+            start = number
+        if content.endswith("\\"):
+            pending.append(content[:-1])
+            continue
+        pending.append(content)
+        joined = " ".join(part.strip() for part in pending).strip()
+        pending = []
+        if not joined:
+            continue
+        hashes = tuple(h.lower() for h in _HASH.findall(joined))
+        joined = _HASH.sub("", joined).strip()
+        lines.append(Line(start, joined, hashes))
+    return lines
+
+
+def pinned(lines: Sequence[Line]) -> list[tuple[Line, str, str]]:
+    """(line, canonical name, version) of each ``name==version`` line; options and garbled
+    lines are passed over (the checks report those)."""
+    found = []
+    for line in lines:
+        try:
+            pin = None if line.is_option else line.pin()
+        except UserError:
+            continue
+        if pin:
+            found.append((line, *pin))
+    return found
+
+
+def read_pins(path: Path) -> dict[str, str]:
+    """{canonical name: version} of the ``name==version`` lines of a requirements file."""
+    return {name: version for _, name, version in pinned(read_lines(path))}
+
+
+def wanted(paths: Sequence[Path]) -> dict[str, SpecifierSet]:
+    """{canonical name: specifier} of what the requirement files name (pins included)."""
+    found: dict[str, SpecifierSet] = {}
+    for path in paths:
+        for line in read_lines(path):
+            try:
+                req = None if line.is_option else Requirement(line.text)
+            except InvalidRequirement:
+                continue  # the compile reports a garbled line with its own words
+            if req is not None:
+                name = canonicalize_name(req.name)
+                found[name] = found.get(name, SpecifierSet()) & req.specifier
+    return found
+
+
+def release_urls(path: Path) -> dict[str, list[str]]:
+    """{canonical name: [URL, ...]} of the release files a compiled lock records (the
+    ``# release: URL`` lines under a release package's pin), none for an older lock."""
+    urls: dict[str, list[str]] = {}
+    name = ""
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        if pin := PIN_LINE.match(line):
+            name = canonicalize_name(pin[1])
+        elif (found := RELEASE_LINE.match(line)) and name:
+            urls.setdefault(name, []).append(found[1])
+    return urls
+
+
+def set_release_hashes(
+    text: str, hashes: Mapping[str, set[str]], urls: Mapping[str, list[str]] | None = None
+) -> str:
+    """Replace the --hash lines of each ``name==version`` in ``hashes`` with exactly its set,
+    and record where each of its release files lives (``urls``) as ``# release: URL`` lines:
+    a fresh clone fetches them from there, with no API request."""
+    out: list[str] = []
+    skipping = False
+    for line in text.splitlines(keepends=True):
+        if skipping and line.lstrip().startswith("--hash="):
+            continue
+        skipping = False
+        name = canonicalize_name(re.split(r"[=\s\\\[;]", line, maxsplit=1)[0] or "-")
+        if name in hashes and re.match(r"^[A-Za-z0-9._-]+==", line):
+            out.append(line.split(" \\")[0].rstrip("\n") + " \\\n")
+            block = [f"    --hash=sha256:{h}" for h in sorted(hashes[name])]
+            out.append(" \\\n".join(block) + "\n")
+            out += [f"    # release: {url}\n" for url in sorted((urls or {}).get(name, []))]
+            skipping = True
+        else:
+            out.append(line)
+    return "".join(out)
+
+
+def unreference(text: str, versions: Mapping[str, str]) -> str:
+    """A compiled lock with each ``name @ file:...`` of ``versions`` written ``name==VERSION``
+    and no ``-r build/release-requirements.in`` among the reasons it gives."""
+    for name, version in versions.items():
+        text = re.sub(rf"(?m)^{re.escape(name)} @ file:\S+", f"{name}=={version}", text)
+    text = re.sub(rf"(?m)^    #   -r {re.escape(str(RELEASE_INPUT))}\n", "", text)
+    return re.sub(r"(?m)^    # via\n    #   (\S.*)\n(?!    #   )", r"    # via \1\n", text)
+
+
+def inputs_line(sources: Sequence[Path]) -> str:
+    """The header line that records the digest of ``sources`` (without the digest)."""
+    return f"# inputs ({', '.join(str(path) for path in sources)}) sha256: "
+
+
+def inputs_digest(sources: Sequence[Path], pre: bool | None) -> str:
+    """A sha256 over what a lock is compiled from: its input files, the Python it is compiled
+    with (and so for), and PRE (``None`` for a lock PRE does not touch)."""
+    text = f"PYTHON={sys.version_info.major}.{sys.version_info.minor}\n"
+    if pre is not None:
+        text += f"PRE={'1' if pre else ''}\n"
+    digest = hashlib.sha256(text.encode())
+    for path in sources:
+        digest.update(path.read_bytes() if path.is_file() else b"")
+    return digest.hexdigest()
+
+
+def record_inputs(text: str, sources: Sequence[Path], pre: bool | None) -> str:
+    """Put the inputs' digest in the header of a compiled lock (after its first block), then
+    seal it: a later hand edit shows."""
+    header, _, rest = text.partition("\n\n")
+    return seal(f"{header}\n{inputs_line(sources)}{inputs_digest(sources, pre)}\n\n{rest}")
+
+
+def seal(text: str) -> str:
+    """``text`` (a compiled lock) with a ``# lock sha256:`` line recording the digest of the rest,
+    after its header's inputs line: any later change to the file shows."""
+    lines = [line for line in text.splitlines(keepends=True) if not line.startswith(SEAL)]
+    digest = hashlib.sha256("".join(lines).encode()).hexdigest()
+    at = next((i + 1 for i, line in enumerate(lines) if line.startswith("# inputs (")), len(lines))
+    return "".join([*lines[:at], f"{SEAL}{digest}\n", *lines[at:]])
