@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "selftests")]
 
 import model_links  # noqa: E402
+
 from standin import GitHubStandIn, run_standin  # noqa: E402
 
 REPO = "acme/models"

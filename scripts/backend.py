@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import UserError, mask_url
-from .settings import LINKS_PAGE, RELEASE_FILES, WHEELS, Settings
+from .settings import FILES_PAGE, LINKS_PAGE, WHEELS, Settings
 
 # pip-compile as every lock is compiled: hashes, and no source or option of this machine's.
 COMPILE = [
@@ -29,11 +29,13 @@ COMPILE = [
 
 
 def pip_env(settings: Settings, page: Path | None = None, **extra: str) -> dict[str, str]:
-    """The environment pip runs in: as find-links, ``page`` (a links page), the verified release
-    files in build/release-files, build/wheels, then FIND_LINKS and the user's own
-    PIP_FIND_LINKS, in this order; and no GitHub token."""
-    links = [str(page)] if page is not None and page.is_file() else []
-    links += [str(d) for d in (RELEASE_FILES, WHEELS) if d.is_dir()]
+    """The environment pip runs in: as find-links, ``page`` (a links page), the page of the
+    verified release files in build/release-files (linked with their hashes, so pip prefers them
+    to a file of the same name and version anywhere else), build/wheels, then FIND_LINKS and the
+    user's own PIP_FIND_LINKS, in this order; and no GitHub token."""
+    pages = [page, FILES_PAGE] if page is not None else [FILES_PAGE]
+    links = [str(path) for path in pages if path.is_file()]
+    links += [str(WHEELS)] if WHEELS.is_dir() else []
     links += settings.find_links
     return {**_without_tokens(), "PIP_FIND_LINKS": " ".join(links), **extra}
 

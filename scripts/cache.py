@@ -20,7 +20,7 @@ from .assets import Asset, by_project, installable_files, linkable, url_filename
 from .errors import NotFound, UserError, mask_url
 from .files import read_sha256sums, write_sha256sums
 from .requirements import pinned, read_lines, release_urls
-from .settings import LINKS_PAGE, RELEASE_FILES, RESOLVER_PAGE, SHA256SUMS, Settings
+from .settings import FILES_PAGE, LINKS_PAGE, RELEASE_FILES, RESOLVER_PAGE, SHA256SUMS, Settings
 
 Fetcher = Callable[[requests.Session, Path], str]  # downloads one file there, returns its sha256
 
@@ -83,6 +83,7 @@ class ReleaseFiles:
         """Write the links page of every listed asset and, given the release packages a compile
         can reach, the resolver's page of their files alone."""
         page.write(LINKS_PAGE, self.assets, self.sums)
+        page.write_files(FILES_PAGE, self.sums)
         if reachable is not None:
             names = set(reachable)
             page.write(RESOLVER_PAGE, [a for a in self.assets if a.project in names], self.sums)
@@ -98,6 +99,7 @@ class ReleaseFiles:
             for filename in missing:
                 self.sums[filename] = fetchers[filename](http, RELEASE_FILES / filename)
                 write_sha256sums(SHA256SUMS, self.sums)
+                page.write_files(FILES_PAGE, self.sums)
                 if not self.quiet:
                     print(f"release-files: cached {filename}")
         if self.assets:

@@ -314,8 +314,9 @@ class Compile:
             try:
                 self.pip_compile(list(SOURCES), index, wheel_only)
             except CompileFailed as failure:
-                if failure.missing in index.keys() - names:  # a release package as a dependency
-                    names.add(failure.missing)
+                unreached = ({failure.missing} | failure.conflict) & (index.keys() - names)
+                if unreached:  # a release package entered as a dependency: its file, next time
+                    names |= unreached
                     continue
                 moving = failure.conflict & chosen.keys()
                 for name in moving:  # a lower release of each, if its range allows one

@@ -730,4 +730,3 @@ def run_standin(ghes: bool = False) -> Iterator[GitHubStandIn]:
             server.server_close()
         for thread in threads:
             thread.join()
-

@@ -1,6 +1,6 @@
-"""scripts/lock.py's (and backend.py's) reading of pip and pip-tools, against their real output saved in
-selftests/data (made by pip 26.3 and pip-tools 7.6 from the e2e world): an upgrade of either that
-changes what they print fails here, in a second, rather than in an end-to-end run.
+"""scripts/lock.py's (and backend.py's) reading of pip and pip-tools, against their real
+output saved in selftests/data (made by pip 26.3 and pip-tools 7.6 from the e2e world): an
+upgrade of either that changes what they print fails here, in a second, not in an end-to-end run.
 """
 
 from __future__ import annotations
@@ -71,7 +71,8 @@ def test_a_report_names_where_pip_found_the_file() -> None:
     report = (DATA / "pip-install-report.json").read_text()
 
     assert backend.report_url(report) == "file:///tmp/index-files/spacy-3.8.2-py3-none-any.whl"
-    assert backend.report_url("not json") == "a package index or find-links location, not the releases"
+    unknown = "a package index or find-links location, not the releases"
+    assert backend.report_url("not json") == unknown
 
 
 def test_a_sealed_lock_shows_any_change(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Tests of `python -m scripts links` (scripts/listing.py, github.py, page.py) against the loopback GitHub stand-in (selftests/standin.py).
+"""Tests of `python -m scripts links` (scripts/listing.py, github.py, page.py) against the
+loopback GitHub stand-in (selftests/standin.py).
 
 Each test runs ``main()`` in-process in a fresh folder (so ``build/`` is the command's
 output) and checks what it wrote, what it printed and, in the stand-in's log, what it asked.

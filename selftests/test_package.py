@@ -1,0 +1,62 @@
+"""The package in scripts/: its imports run one way, and every command has help with examples."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import scripts
+from scripts.__main__ import main
+
+PACKAGE = Path(scripts.__file__).parent
+# The order scripts/__init__.py lists the modules in: each may import only those before it.
+ORDER = [
+    name
+    for line in (scripts.__doc__ or "").splitlines()
+    if line.startswith("* ")
+    for name in re.findall(r"(\w+)(?=[,:])", line.split(":")[0] + ":")
+]
+
+
+def imports(module: Path) -> set[str]:
+    """The package's modules that ``module`` imports."""
+    found = set()
+    for node in ast.walk(ast.parse(module.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            found |= {node.module} if node.module else {alias.name for alias in node.names}
+    return found
+
+
+def test_every_module_is_listed_once_in_order() -> None:
+    modules = sorted(p.stem for p in PACKAGE.glob("*.py") if not p.stem.startswith("__"))
+    assert sorted(ORDER) == modules and len(set(ORDER)) == len(ORDER)
+
+
+@pytest.mark.parametrize("name", ORDER)
+def test_a_module_imports_only_those_before_it(name: str) -> None:
+    later = imports(PACKAGE / f"{name}.py") - set(ORDER[: ORDER.index(name)])
+    assert later == set(), f"{name} imports {later}, listed after it in scripts/__init__.py"
+
+
+def test_help_lists_every_command_with_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert exited.value.code == 0 and "examples:" in out
+    for command in ("links", "wheels", "compile", "install", "verify", "export", "index", "report"):
+        assert f"    {command} " in out
+
+
+def test_a_user_error_is_one_line_per_problem_and_exit_1(tmp_path: Path) -> None:
+    """Run as make runs it, in a folder that is not a project: one line, no traceback."""
+    result = subprocess.run(
+        [sys.executable, "-m", "scripts", "compile"], cwd=tmp_path, capture_output=True,
+        text=True, env={"PYTHONPATH": str(PACKAGE.parent)}, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr == "error: requirements.in is missing: this is not a template checkout?\n"
