@@ -29,6 +29,8 @@ TOOLS_VENV ?= .tools
 GITHUB_API_URL ?= https://api.github.com
 # extra find-links locations (space separated); may carry credentials, never written or echoed
 FIND_LINKS ?=
+# pip-tools (pip-compile, pip-sync, python -m venv), or uv for all three: the same locks, faster
+RESOLVER ?= pip-tools
 # PRE=1 also links releases marked prerelease
 PRE ?=
 # packages `make upgrade` re-pins, e.g. PACKAGES="spacy en_core_web_sm" (default: all)
@@ -38,7 +40,8 @@ PYTEST_ARGS ?=
 
 # The package in scripts/ reads these from the environment (scripts/settings.py), so no value
 # (a token, a licence key in a URL) ever appears on a command line that make echoes.
-export MODEL_REPOS MODEL_OWNERS MODEL_INDEX_URL INDEX_PACKAGES GITHUB_API_URL FIND_LINKS PRE PACKAGES
+export MODEL_REPOS MODEL_OWNERS MODEL_INDEX_URL INDEX_PACKAGES GITHUB_API_URL FIND_LINKS PRE PACKAGES \
+  RESOLVER
 
 TOOLS := $(TOOLS_VENV)/bin
 # Every step is a command of the package in scripts/ (`.tools/bin/python -m scripts --help`).
@@ -55,11 +58,15 @@ define check-python
  make with PYTHON=/path/to/python$(PYTHON_VERSION)" >&2; exit 1; }
 endef
 
-# $(call venv,DIR) makes the virtual environment DIR unless it holds a working Python of
-# PYTHON_VERSION with pip: one left half-made by an interrupted run, or by another Python, is
-# made again.
-venv = $(1)/bin/python -c 'import sys, pip; sys.exit("%d.%d" % sys.version_info[:2] != \
-  "$(PYTHON_VERSION)")' 2>/dev/null || { rm -rf $(1) && $(PYTHON) -m venv $(1); }
+# $(call venv,DIR,MAKER) makes the virtual environment DIR with MAKER unless it holds a working
+# Python of PYTHON_VERSION (with pip, which pip-sync needs; uv needs none): one left half-made by
+# an interrupted run, or by another Python, is made again.
+venv = $(1)/bin/python -c 'import sys$(if $(findstring uv,$(2)),,$(comma) pip); \
+  sys.exit("%d.%d" % sys.version_info[:2] != "$(PYTHON_VERSION)")' 2>/dev/null || \
+  { rm -rf $(1) && $(2) $(1); }
+comma := ,
+# What makes the project's environment: uv in a blink, or the standard library's venv.
+NEW_VENV := $(if $(filter uv,$(RESOLVER)),$(TOOLS)/uv venv --quiet --python $(PYTHON),$(PYTHON) -m venv)
 
 .PHONY: help  ## list the targets and the variables you can set
 help:
@@ -74,7 +81,7 @@ help:
 # .python-version changes (pip-compile runs in it, so the locks are for its Python).
 $(TOOLS_VENV)/.installed: requirements-tools.txt .python-version
 	$(check-python)
-	$(call venv,$(TOOLS_VENV))
+	$(call venv,$(TOOLS_VENV),$(PYTHON) -m venv)
 	$(TOOLS)/python -m pip install --quiet --require-hashes --no-deps -r requirements-tools.txt
 	touch $@
 
@@ -135,7 +142,7 @@ requirements-dev.txt: requirements-dev.in requirements.txt | $(TOOLS_VENV)/.inst
 # imports.
 $(VENV)/.synced: requirements.txt | $(TOOLS_VENV)/.installed
 	$(check-python)
-	$(call venv,$(VENV))
+	$(call venv,$(VENV),$(NEW_VENV))
 	$(SYNC) requirements.txt
 	$(VENV)/bin/python -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_path("purelib"),\
 	  "_project_src.pth").write_text(str(pathlib.Path("src").resolve()) + "\n")'

@@ -1,10 +1,12 @@
-"""Running the resolver and the installer (pip-tools), with every source and no secret shown.
+"""Running the resolver and the installer: pip-tools (the default) or uv (RESOLVER=uv).
 
-The find-links order and the pip-compile flags are defined here once, for the project's locks
-and the tools lock alike. Sources reach pip through its environment only (``PIP_FIND_LINKS``),
-never its command line, so no credential in a FIND_LINKS URL is ever shown by ``ps`` or make;
-the GitHub token is taken out of the environment, since neither pip nor a build it runs needs
-it. Nothing a source names is written into a lock (``--no-emit-*``).
+The find-links order and the compile flags are defined here once, for the project's locks and
+the tools lock alike. Sources reach the tools through their environment only, never their
+command line, so no credential in a FIND_LINKS URL is ever shown by ``ps`` or make: pip gets
+``PIP_FIND_LINKS``; uv, which reads no pip configuration, gets the same sources and the user's
+pip configuration (``pip config list``: its files and ``PIP_*`` variables) as ``UV_*``
+variables. The GitHub token is taken out of the environment, since neither tool nor a build it
+runs needs it. Nothing a source names is written into a lock.
 """
 
 from __future__ import annotations
@@ -21,43 +23,95 @@ from .errors import UserError, mask_url
 from .settings import FILES_PAGE, LINKS_PAGE, WHEELS, Settings
 
 # pip-compile as every lock is compiled: hashes, and no source or option of this machine's.
-COMPILE = [
+PIP_COMPILE = [
     sys.executable, "-m", "piptools", "compile", "--quiet", "--no-config",
     "--generate-hashes", "--allow-unsafe", "--strip-extras",
     "--no-emit-index-url", "--no-emit-find-links", "--no-emit-trusted-host",
 ]  # fmt: skip
+# uv's: the same lock, for the Python running this (the tools' Python, as pip-compile's), with
+# its --only-binary lines as pip-compile writes them. uv writes neither index URLs nor
+# find-links, strips extras and keeps pip and setuptools.
+UV = Path(sys.executable).parent / "uv"
+UV_COMPILE = [
+    str(UV), "pip", "compile", "--quiet", "--no-config", "--generate-hashes",
+    "--emit-build-options", "--python", sys.executable,
+]  # fmt: skip
+# What uv is told so that it resolves as pip does: every index weighed (not the first that has
+# a name), no Python downloaded from GitHub.
+UV_AS_PIP = {"UV_INDEX_STRATEGY": "unsafe-best-match", "UV_PYTHON_DOWNLOADS": "never"}
 
 
-def pip_env(settings: Settings, page: Path | None = None, **extra: str) -> dict[str, str]:
-    """The environment pip runs in: as find-links, ``page`` (a links page), the page of the
-    verified release files in build/release-files (linked with their hashes, so pip prefers them
-    to a file of the same name and version anywhere else), build/wheels, then FIND_LINKS and the
-    user's own PIP_FIND_LINKS, in this order; and no GitHub token."""
+def find_links(settings: Settings, page: Path | None) -> list[str]:
+    """The find-links locations, in order: ``page`` (a links page), the page of the verified
+    release files (linked with their hashes, so they are preferred to a file of the same name and
+    version anywhere else), build/wheels, then FIND_LINKS and the user's own PIP_FIND_LINKS."""
     pages = [page, FILES_PAGE] if page is not None else [FILES_PAGE]
     links = [str(path) for path in pages if path.is_file()]
-    links += [str(WHEELS)] if WHEELS.is_dir() else []
-    links += settings.find_links
-    return {**_without_tokens(), "PIP_FIND_LINKS": " ".join(links), **extra}
+    return links + ([str(WHEELS)] if WHEELS.is_dir() else []) + list(settings.find_links)
+
+
+def environment(settings: Settings, page: Path | None = None, **extra: str) -> dict[str, str]:
+    """The environment the resolver or installer runs in: the sources, and no GitHub token."""
+    links = find_links(settings, page)
+    if settings.resolver == "uv":
+        sources = uv_sources(links)
+    else:
+        sources = {"PIP_FIND_LINKS": " ".join(links)}
+    return {**_without_tokens(), **sources, **extra}
+
+
+def pip_config() -> dict[str, list[str]]:
+    """The sources of the user's pip configuration, its files and ``PIP_*`` variables alike
+    (``pip config list``): {"index-url": [...], "extra-index-url": [...], "find-links": [...],
+    "constraint": [...]}."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "config", "list"],
+        env=_without_tokens(), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    found: dict[str, list[str]] = {}
+    for line in result.stdout.splitlines():
+        match = re.fullmatch(r"[^.]*\.([a-z-]+)='(.*)'", line.strip())
+        if match and match[1] in ("index-url", "extra-index-url", "find-links", "constraint"):
+            for value in match[2].split():
+                if value not in found.setdefault(match[1], []):
+                    found[match[1]].append(value)
+    return found
+
+
+def uv_sources(links: list[str]) -> dict[str, str]:
+    """``links`` and the user's pip sources as uv's variables (uv reads no pip configuration)."""
+    pip = pip_config()
+    every = list(dict.fromkeys(links + pip.get("find-links", [])))
+    sources = {**UV_AS_PIP, "UV_FIND_LINKS": ",".join(every)}
+    if pip.get("index-url"):
+        sources["UV_INDEX_URL"] = pip["index-url"][-1]
+    if pip.get("extra-index-url"):
+        sources["UV_EXTRA_INDEX_URL"] = " ".join(pip["extra-index-url"])
+    if pip.get("constraint"):
+        sources["UV_CONSTRAINT"] = " ".join(pip["constraint"])
+    return sources
 
 
 def compile_command(
+    settings: Settings,
     output: Path,
     inputs: Sequence[Path],
     *,
     constraints: Sequence[Path] = (),
     only_binary: Sequence[str] = (),
-    pre: bool = False,
     upgrade: bool = False,
     packages: Sequence[str] = (),
 ) -> list[str]:
-    """The pip-compile command that writes ``output`` from ``inputs``; ``output``'s pins, if
-    any, guide it."""
-    command = [*COMPILE, "--output-file", str(output)]
+    """The command that writes ``output`` from ``inputs``; ``output``'s pins, if any, guide it."""
+    uv = settings.resolver == "uv"
+    command = [*(UV_COMPILE if uv else PIP_COMPILE), "--output-file", str(output)]
     command += [arg for path in constraints for arg in ("--constraint", str(path))]
-    if only_binary:
+    if only_binary and uv:
+        command += [arg for name in sorted(only_binary) for arg in ("--only-binary", name)]
+    elif only_binary:
         command += ["--pip-args", "--only-binary=" + ",".join(sorted(only_binary))]
-    if pre:
-        command.append("--pre")
+    if settings.pre:
+        command += ["--prerelease", "allow"] if uv else ["--pre"]
     if upgrade and not packages:
         command.append("--upgrade")
     command += [arg for package in packages for arg in ("--upgrade-package", package)]
@@ -65,16 +119,19 @@ def compile_command(
 
 
 def run_compile(command: list[str], settings: Settings, page: Path, made_by: str) -> str:
-    """Run a pip-compile ``command``; return its (masked) output when it fails, else ""."""
-    env = pip_env(settings, page, CUSTOM_COMPILE_COMMAND=made_by)
+    """Run a compile ``command``; return its (masked) output when it fails, else ""."""
+    _need_uv(settings)
+    env = environment(
+        settings, page, CUSTOM_COMPILE_COMMAND=made_by, UV_CUSTOM_COMPILE_COMMAND=made_by
+    )
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     return "" if result.returncode == 0 else mask_url(result.stderr + result.stdout)
 
 
 def lock_tools(upgrade: bool) -> None:
-    """Re-pin the template's own tools (requirements-tools.in) with the same flags, and with
-    only the user's pip configuration as the source."""
-    command = [*COMPILE, "--output-file", "requirements-tools.txt", "requirements-tools.in"]
+    """Re-pin the template's own tools (requirements-tools.in) with pip-tools and the same
+    flags, and with only the user's pip configuration as the source."""
+    command = [*PIP_COMPILE, "--output-file", "requirements-tools.txt", "requirements-tools.in"]
     command += ["--upgrade"] if upgrade else []
     result = subprocess.run(
         command, env={**_without_tokens(), "CUSTOM_COMPILE_COMMAND": "make tools-lock"},
@@ -86,27 +143,37 @@ def lock_tools(upgrade: bool) -> None:
 
 
 def sync(settings: Settings, python: Path, locks: Sequence[Path]) -> None:
-    """pip-sync the environment of ``python`` to exactly ``locks``, every hash required."""
+    """Make the environment of ``python`` match exactly ``locks``, every hash required."""
+    _need_uv(settings)
+    if settings.resolver == "uv":
+        command = [str(UV), "pip", "sync", "--quiet", "--no-config", "--require-hashes",
+                   "--python", str(python)]  # fmt: skip
+    else:
+        command = [sys.executable, "-m", "piptools", "sync", "--quiet", "--python-executable",
+                   str(python), "--pip-args", "--require-hashes --no-deps"]  # fmt: skip
     result = subprocess.run(
-        [sys.executable, "-m", "piptools", "sync", "--quiet",
-         "--python-executable", str(python),
-         "--pip-args", "--require-hashes --no-deps", *map(str, locks)],
-        env=pip_env(settings), capture_output=True, text=True, check=False,
+        [*command, *map(str, locks)],
+        env=environment(settings), capture_output=True, text=True, check=False,
     )  # fmt: skip
     if result.returncode != 0:
         raise UserError(explain_sync(result.stdout + result.stderr))
 
 
 def explain_sync(output: str) -> str:
-    """One line for a failed pip-sync: pip's first error, and the packages a hash check named."""
+    """One line for a failed sync: the first error, and the packages a hash check named."""
     output = mask_url(output)
     errors = [line.removeprefix("ERROR: ") for line in output.splitlines() if "ERROR:" in line]
     named = re.findall(r"^\s+(\S+==\S+) from ", output, flags=re.MULTILINE)
-    if "DO NOT MATCH THE HASHES" in output:
+    named += re.findall(r"Hash mismatch for `([^`]+)`", output)
+    if "DO NOT MATCH THE HASHES" in output or "Hash mismatch" in output:
         return (
             f"pip refused {', '.join(named) or 'a file'}: its file does not match the hash in "
             "the lock. Run `make verify` to see which file changed"
         )
+    uv_errors = [line.strip() for line in output.splitlines() if line.strip().startswith(
+        ("error:", "Caused by:", "╰─▶"))]  # fmt: skip
+    if uv_errors:
+        return "uv pip sync failed: " + " | ".join(uv_errors)[:300]
     first = errors[0] if errors else (output.strip().splitlines() or ["no output"])[-1]
     return f"pip-sync failed: {first.strip()[:300]}"
 
@@ -117,7 +184,7 @@ def origin(settings: Settings, name: str, version: str) -> str:
         sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--no-deps",
         "--ignore-installed", "--only-binary=:all:", "--report", "-", f"{name}=={version}",
     ]  # fmt: skip
-    env = pip_env(settings, LINKS_PAGE)
+    env = {**_without_tokens(), "PIP_FIND_LINKS": " ".join(find_links(settings, LINKS_PAGE))}
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     return report_url(result.stdout)
 
@@ -128,6 +195,14 @@ def report_url(report: str) -> str:
         return mask_url(json.loads(report)["install"][0]["download_info"]["url"])
     except (ValueError, LookupError, TypeError):
         return "a package index or find-links location, not the releases"
+
+
+def _need_uv(settings: Settings) -> None:
+    """Refuse RESOLVER=uv where the tools environment has no uv."""
+    if settings.resolver == "uv" and not UV.is_file():
+        raise UserError(
+            f"RESOLVER=uv, but {UV} is missing: run `make tools` (uv is in requirements-tools.txt)"
+        )
 
 
 def _without_tokens() -> dict[str, str]:

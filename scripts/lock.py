@@ -129,11 +129,27 @@ def model_range(spacy_spec: str, name: str, versions: Sequence[Version]) -> str:
     return f"{name}>={low_major}.{low_minor}.0,<{high_major}.{high_minor + 1}.0"
 
 
+def uv_cause(output: str) -> str:
+    """uv's account of a failed resolution (its "Because ..." sentences) as one line, or ""."""
+    if "No solution found when resolving dependencies" not in output:
+        return ""
+    text = re.split(r"No solution found when resolving dependencies:?", output, maxsplit=1)[1]
+    text = re.split(r"(?m)^\s*(?:hint|help):", text, maxsplit=1)[0]
+    return " ".join(text.replace("╰─▶", " ").replace("cause:", " ").split())
+
+
 def explain(output: str, index: Index, sources: Sequence[Path]) -> CompileFailed:
-    """Turn pip-compile's output into one message (no traceback), naming file, line or package."""
+    """Turn pip-compile's (or uv's) output into one message (no traceback), naming file, line or
+    package."""
     found = conflicts(output)
     match = re.search(r"No matching distribution found for ([A-Za-z0-9._-]+)", output)
     missing = match.group(1) if match else None
+    cause = uv_cause(output)
+    named = {
+        canonicalize_name(n) for n in re.findall(r"([A-Za-z0-9][\w.-]*)(?= *(?:[=<>!~]|@ ))", cause)
+    }
+    if cause and len(named) == 1 and re.search(r"no versions? of|not found in the package", cause):
+        missing = next(iter(named))  # uv: nothing offers the one package named
     # A release package whose range holds no release: pip says "no match", or, since the
     # release constraint takes part, reports a conflict.
     for name, spec, parent in found:
@@ -141,37 +157,17 @@ def explain(output: str, index: Index, sources: Sequence[Path]) -> CompileFailed
         if missing is None and releases and not list(SpecifierSet(spec).filter(releases, True)):
             missing = name
     if missing:
-        name = canonicalize_name(missing)
-        where = str(sources[0])
-        for path in sources:
-            for line in read_lines(path):
-                if not line.is_option and name in line.text.lower().replace("_", "-"):
-                    where = f"{path}:{line.number}"
-        if name in index:
-            return CompileFailed(
-                f"{where}: no release of {name} is in the range asked for "
-                f"({offered(name, index[name])}); write a range that holds one of them, or run "
-                "`make links` if the release is new",
-                set(),
-                name,
-            )
-        return CompileFailed(
-            f"{where}: no source offers {missing} in the range asked for (looked on "
-            "your package indexes, the release links page, build/wheels and FIND_LINKS); check "
-            "the name and the range, and run `make links` if it was released since the links "
-            "page was made",
-            set(),
-            name,
-        )
-    if found:
-        names = conflict_names(found)
-        details = "; ".join(
+        return no_offer(canonicalize_name(missing), index, sources)
+    if found or cause:
+        names = conflict_names(found) | named
+        details = cause or "; ".join(
             f"{parent or sources[0]} requires {name}{spec}" for name, spec, parent in found
         )
         advice = [f"Loosen or change one of these ranges in {sources[0]}"]
         spacy = [spec for name, spec, parent in found if name == "spacy" and parent is None]
+        spacy += re.findall(r"you require spacy((?:[<>=!~]=?[\w.*+!]+,?)+)", cause)
         for model in sorted(names & index.keys()):
-            if spacy and (fits := model_range(spacy[0], model, sorted(index[model]))):
+            if spacy and (fits := model_range(spacy[0].rstrip(","), model, sorted(index[model]))):
                 advice.append(f"a model is built for one spaCy version: with spacy{spacy[0]}, "
                               f"ask for {fits}")  # fmt: skip
             advice.append(offered(model, index[model]))
@@ -180,7 +176,31 @@ def explain(output: str, index: Index, sources: Sequence[Path]) -> CompileFailed
             names,
         )
     tail = [line for line in output.strip().splitlines() if line.strip()][-3:]
-    return CompileFailed("pip-compile failed: " + " | ".join(tail), set())
+    return CompileFailed("the compile failed: " + " | ".join(tail), set())
+
+
+def no_offer(name: str, index: Index, sources: Sequence[Path]) -> CompileFailed:
+    """The failure for a package no source offers in the range asked for, naming its line."""
+    where = str(sources[0])
+    for path in sources:
+        for line in read_lines(path):
+            if not line.is_option and name in line.text.lower().replace("_", "-"):
+                where = f"{path}:{line.number}"
+    if name in index:
+        return CompileFailed(
+            f"{where}: no release of {name} is in the range asked for "
+            f"({offered(name, index[name])}); write a range that holds one of them, or run "
+            "`make links` if the release is new",
+            set(),
+            name,
+        )
+    return CompileFailed(
+        f"{where}: no source offers {name} in the range asked for (looked on your package "
+        "indexes, the release links page, build/wheels and FIND_LINKS); check the name and the "
+        "range, and run `make links` if it was released since the links page was made",
+        set(),
+        name,
+    )
 
 
 def choose_releases(
@@ -279,12 +299,12 @@ class Compile:
     ) -> None:
         """Run pip-compile into ``output``; raise CompileFailed with pip's reason explained."""
         command = backend.compile_command(
+            self.settings,
             self.output,
             [path for path in inputs if path.is_file() and path.suffix == ".in"] + (
                 [] if self.dev else [RELEASE_INPUT]),
             constraints=() if self.dev else (CONSTRAINTS,),
             only_binary=only_binary,
-            pre=self.settings.pre,
             upgrade=self.upgrade,
             packages=self.packages,
         )  # fmt: skip
@@ -426,10 +446,13 @@ def make(settings: Settings, dev: bool, upgrade: bool, quiet: bool = False) -> N
         print(f"compile: wrote {lock}")
 
 
-def content(text: str) -> list[tuple[str, tuple[str, ...]]]:
-    """What a lock says, whoever wrote it: each requirement or option with its hashes, sorted;
-    no header, seal, ``# via`` or other comment."""
-    return sorted((line.text, tuple(sorted(line.hashes))) for line in read_lines_of(text))
+def content(text: str) -> list[tuple[str, str, tuple[str, ...]]]:
+    """What a lock pins, whichever backend wrote it: each (name, version, hashes), sorted; no
+    header, seal, option, ``# via`` or other comment."""
+    return sorted(
+        (name, version, tuple(sorted(line.hashes)))
+        for line, name, version in pinned(read_lines_of(text))
+    )
 
 
 def check(settings: Settings) -> int:

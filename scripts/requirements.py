@@ -172,7 +172,7 @@ def unreference(text: str, versions: Mapping[str, str]) -> str:
     and no ``-r build/release-requirements.in`` among the reasons it gives."""
     for name, version in versions.items():
         text = re.sub(rf"(?m)^{re.escape(name)} @ file:\S+", f"{name}=={version}", text)
-    text = re.sub(rf"(?m)^    #   -r {re.escape(str(RELEASE_INPUT))}\n", "", text)
+    text = re.sub(rf"(?m)^    # {{1,3}}(?:via )?-r {re.escape(str(RELEASE_INPUT))}\n", "", text)
     return re.sub(r"(?m)^    # via\n    #   (\S.*)\n(?!    #   )", r"    # via \1\n", text)
 
 
@@ -194,10 +194,13 @@ def inputs_digest(sources: Sequence[Path], pre: bool | None) -> str:
 
 
 def record_inputs(text: str, sources: Sequence[Path], pre: bool | None) -> str:
-    """Put the inputs' digest in the header of a compiled lock (after its first block), then
-    seal it: a later hand edit shows."""
-    header, _, rest = text.partition("\n\n")
-    return seal(f"{header}\n{inputs_line(sources)}{inputs_digest(sources, pre)}\n\n{rest}")
+    """Put the inputs' digest at the end of a compiled lock's header (its first comment lines),
+    then seal it: a later hand edit shows."""
+    lines = text.splitlines(keepends=True)
+    end = next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))
+    body = "".join(lines[end:]).lstrip("\n")
+    recorded = f"{inputs_line(sources)}{inputs_digest(sources, pre)}\n"
+    return seal("".join(lines[:end]) + recorded + "\n" + body)
 
 
 def seal(text: str) -> str:

@@ -49,8 +49,11 @@ def venv_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return venv
 
 
-@pytest.fixture
-def project(tmp_path: Path, template_copy: Path, venv_template: Path) -> Iterator[Project]:
-    """A project made from the template, wired to the stand-ins (see selftests/e2e.py)."""
-    with make_project(tmp_path, template_copy, venv_template) as made:
+@pytest.fixture(params=["pip-tools", "uv"])
+def project(
+    request: pytest.FixtureRequest, tmp_path: Path, template_copy: Path, venv_template: Path
+) -> Iterator[Project]:
+    """A project made from the template, wired to the stand-ins (see selftests/e2e.py): every
+    test that uses it runs with each backend (RESOLVER=pip-tools, RESOLVER=uv)."""
+    with make_project(tmp_path, template_copy, venv_template, request.param) as made:
         yield made

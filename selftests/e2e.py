@@ -30,7 +30,8 @@ WHEEL_380 = "en_core_web_sm-3.8.0-py3-none-any.whl"
 WHEEL_371 = "en_core_web_sm-3.7.1-py3-none-any.whl"
 # Only the tests' own settings reach a project: this machine's pip, GitHub and make settings
 # would change what it resolves.
-MINE = ("PIP_", "GITHUB_", "MAKE", "FIND_LINKS", "MODEL_REPOS", "PRE", "PACKAGES", "PYTEST_")
+MINE = ("PIP_", "UV_", "GITHUB_", "MAKE", "FIND_LINKS", "MODEL_REPOS", "PRE", "PACKAGES",
+        "PYTEST_", "RESOLVER")  # fmt: skip
 
 
 def render_template(dest: Path, *answers: str) -> Path:
@@ -114,9 +115,11 @@ def publish_model(
 
 
 @contextmanager
-def make_project(tmp_path: Path, template: Path, venv: Path | None = None) -> Iterator[Project]:
+def make_project(
+    tmp_path: Path, template: Path, venv: Path | None = None, resolver: str = "pip-tools"
+) -> Iterator[Project]:
     """A copy of the project ``template`` (see ``render_template``) with releases 3.7.1 and
-    3.8.0 of the model, and spacy 3.7.5 and 3.8.2 on the index.
+    3.8.0 of the model, and spacy 3.7.5 and 3.8.2 on the index, run with RESOLVER=``resolver``.
 
     Its tools environment is the running one (``sys.prefix``), made by `make tools`.
     """
@@ -149,5 +152,7 @@ def make_project(tmp_path: Path, template: Path, venv: Path | None = None) -> It
             "PIP_INDEX_URL": write_simple_index(tmp_path / "simple", [*spacy, *wheelhouse]),
             "TOOLS_VENV": sys.prefix,
             "PIP_NO_CACHE_DIR": "1",  # so every GET of a model file reaches the stand-in
+            "UV_CACHE_DIR": str(tmp_path / "uv-cache"),  # uv's cache: this project's alone
+            "RESOLVER": resolver,
         }
         yield Project(copy, github, env, [*spacy, *wheelhouse])

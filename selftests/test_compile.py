@@ -101,26 +101,30 @@ def test_the_python_a_lock_is_compiled_with_is_one_of_its_inputs(
     assert requirements.inputs_digest(SOURCES, pre=False) != now
 
 
-def test_no_credential_is_on_pip_compiles_command_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("resolver", ["pip-tools", "uv"])
+def test_no_credential_is_on_the_compile_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, resolver: str
 ) -> None:
     """`ps` shows a process's arguments to every user of the machine: find-links (which may hold
-    a licence key) go to pip through its environment, and the GitHub token not at all."""
+    a licence key) go to pip-compile or uv through its environment, and the GitHub token not at
+    all."""
     monkeypatch.chdir(tmp_path)
     Path("requirements.in").write_text("spacy\n")
     monkeypatch.setenv("FIND_LINKS", "https://buyer:s3cret@wheels.example/simple/")
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_" + "t" * 36)
+    monkeypatch.setenv("RESOLVER", resolver)
     seen = {}
 
-    def run(command, env, **_):  # pip-compile, as the lock's compile starts it
+    def run(command, env, **_):  # the compile (and `pip config list`), as the lock starts them
         seen.update(command=command, env=env)
         return subprocess.CompletedProcess(command, 0, "", "")
 
     monkeypatch.setattr(backend.subprocess, "run", run)
-    command = backend.compile_command(tmp_path / "out.txt", SOURCES, only_binary=[SM])
     settings = Settings.from_environ(os.environ)
+    command = backend.compile_command(settings, tmp_path / "out.txt", SOURCES, only_binary=[SM])
     assert backend.run_compile(command, settings, tmp_path / "page.html", "make x") == ""
 
-    assert not any("s3cret" in arg for arg in seen["command"])
-    assert "s3cret" in seen["env"]["PIP_FIND_LINKS"]
+    assert seen["command"] == command and not any("s3cret" in arg for arg in command)
+    links = seen["env"]["UV_FIND_LINKS" if resolver == "uv" else "PIP_FIND_LINKS"]
+    assert "s3cret" in links
     assert not any(name.startswith("GITHUB_TOKEN") for name in seen["env"])

@@ -539,7 +539,7 @@ def test_token_is_sent_only_as_a_header_and_never_written(
     assert not any(TOKEN in r.path or TOKEN in str(r.query) for r in sent)
     assert TOKEN not in printed
     written = [p for p in Path("build").rglob("*") if p.is_file()]
-    assert len(written) == 2 + 2  # page, manifest, two cached pages
+    assert len(written) == 3 + 2  # the pages of links and of files, manifest, two cached pages
     assert not [p for p in written if TOKEN.encode() in p.read_bytes()]
 
 
