@@ -51,10 +51,11 @@ def find_links(settings: Settings, page: Path | None) -> list[str]:
 
 
 def environment(settings: Settings, page: Path | None = None, **extra: str) -> dict[str, str]:
-    """The environment the resolver or installer runs in: the sources, and no GitHub token."""
+    """The environment the resolver (given its links ``page``) or the installer runs in: the
+    sources, and no GitHub token."""
     links = find_links(settings, page)
     if settings.resolver == "uv":
-        sources = uv_sources(links)
+        sources = uv_sources(links, resolving=page is not None)
     else:
         sources = {"PIP_FIND_LINKS": " ".join(links)}
     return {**_without_tokens(), **sources, **extra}
@@ -78,8 +79,9 @@ def pip_config() -> dict[str, list[str]]:
     return found
 
 
-def uv_sources(links: list[str]) -> dict[str, str]:
-    """``links`` and the user's pip sources as uv's variables (uv reads no pip configuration)."""
+def uv_sources(links: list[str], resolving: bool) -> dict[str, str]:
+    """``links`` and the user's pip sources as uv's variables (uv reads no pip configuration);
+    pip's constraint files too when ``resolving`` (a sync installs only what the lock pins)."""
     pip = pip_config()
     every = list(dict.fromkeys(links + pip.get("find-links", [])))
     sources = {**UV_AS_PIP, "UV_FIND_LINKS": ",".join(every)}
@@ -87,7 +89,7 @@ def uv_sources(links: list[str]) -> dict[str, str]:
         sources["UV_INDEX_URL"] = pip["index-url"][-1]
     if pip.get("extra-index-url"):
         sources["UV_EXTRA_INDEX_URL"] = " ".join(pip["extra-index-url"])
-    if pip.get("constraint"):
+    if pip.get("constraint") and resolving:
         sources["UV_CONSTRAINT"] = " ".join(pip["constraint"])
     return sources
 
@@ -160,7 +162,8 @@ def sync(settings: Settings, python: Path, locks: Sequence[Path]) -> None:
 
 
 def explain_sync(output: str) -> str:
-    """One line for a failed sync: the first error, and the packages a hash check named."""
+    """One line for a failed sync (pip-sync's or uv's): its first error, and the packages a hash
+    check named."""
     output = mask_url(output)
     errors = [line.removeprefix("ERROR: ") for line in output.splitlines() if "ERROR:" in line]
     named = re.findall(r"^\s+(\S+==\S+) from ", output, flags=re.MULTILINE)
@@ -170,10 +173,9 @@ def explain_sync(output: str) -> str:
             f"pip refused {', '.join(named) or 'a file'}: its file does not match the hash in "
             "the lock. Run `make verify` to see which file changed"
         )
-    uv_errors = [line.strip() for line in output.splitlines() if line.strip().startswith(
-        ("error:", "Caused by:", "╰─▶"))]  # fmt: skip
-    if uv_errors:
-        return "uv pip sync failed: " + " | ".join(uv_errors)[:300]
+    if output.lstrip().startswith("error:"):  # uv: the error, then its causes, a line each
+        lines = [line.strip().removeprefix("error:").strip() for line in output.splitlines()]
+        return "uv pip sync failed: " + " | ".join(line for line in lines if line)[:300]
     first = errors[0] if errors else (output.strip().splitlines() or ["no output"])[-1]
     return f"pip-sync failed: {first.strip()[:300]}"
 

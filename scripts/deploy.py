@@ -16,15 +16,12 @@ credentials in it is refused.
 
 from __future__ import annotations
 
-import re
 from urllib.parse import urlsplit
-
-from packaging.utils import canonicalize_name
 
 from . import checks
 from .errors import UserError
 from .files import atomic_write_text
-from .requirements import PIN_LINE, release_urls
+from .requirements import direct_references, release_urls
 from .settings import DEPLOY_LOCK, LOCK
 
 HEADER = """\
@@ -41,20 +38,13 @@ def deploy_lock() -> str:
     problems = checks.lock_problems(LOCK, [], {})
     if problems:
         raise UserError("\n".join([*problems, f"{DEPLOY_LOCK} was not written"]))
-    urls = release_urls(LOCK)
-    blocks = re.split(r"(?m)^(?=[A-Za-z0-9])", LOCK.read_text().split("\n\n", 1)[1])
-    out = [HEADER, "\n"]
-    for block in blocks:
-        pin = PIN_LINE.match(block)
-        if pin is None or canonicalize_name(pin[1]) not in urls:
-            out.append(block)
-            continue
-        name = canonicalize_name(pin[1])
-        url = sorted(urls[name], key=lambda url: not url.endswith(".whl"))[0]
+    urls = {}
+    for name, found in release_urls(LOCK).items():
+        url = sorted(found, key=lambda url: not url.endswith(".whl"))[0]
         if urlsplit(url).username or urlsplit(url).password:
             raise UserError(f"{name}'s release URL holds a credential: not exported")
-        out.append(f"{name} @ {url}{block[pin.end() :]}")
-    return "".join(out)
+        urls[name] = url
+    return HEADER + "\n" + direct_references(LOCK.read_text(), urls)
 
 
 def export() -> None:

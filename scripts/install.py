@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import backend, checks, listing
-from .assets import read_manifest
+from .assets import read_manifest, url_filename
 from .cache import ReleaseFiles
 from .errors import UserError
-from .files import read_sha256sums
-from .requirements import release_urls
-from .settings import LOCK, MANIFEST, SHA256SUMS, WHEELS, Settings
+from .files import atomic_write_text, read_sha256sums
+from .requirements import direct_references, release_urls
+from .settings import BUILD, LOCK, MANIFEST, RELEASE_FILES, SHA256SUMS, WHEELS, Settings
 
 
 def fetch_pinned(settings: Settings) -> None:
@@ -49,4 +49,20 @@ def install(settings: Settings, python: Path, locks: Sequence[Path]) -> None:
             )
         )
     WHEELS.mkdir(parents=True, exist_ok=True)
+    if settings.resolver == "uv":
+        locks = [exact(lock) for lock in locks]
     backend.sync(settings, python, locks)
+
+
+def exact(lock: Path) -> Path:
+    """A copy of ``lock`` in build/ whose release packages are direct references to their
+    fetched files, for uv: it would take a local version (``3.8.0+local``) found elsewhere for
+    ``==3.8.0``, where pip prefers the file whose hash the links page gives."""
+    files = {
+        name: (RELEASE_FILES / url_filename(url)).resolve().as_uri()
+        for name, urls in release_urls(lock).items()
+        for url in sorted(urls, key=lambda url: not url.endswith(".whl"))[:1]
+    }
+    copy = BUILD / f"{lock.stem}.install.txt"
+    atomic_write_text(copy, direct_references(lock.read_text(), files))
+    return copy

@@ -148,8 +148,8 @@ def explain(output: str, index: Index, sources: Sequence[Path]) -> CompileFailed
     named = {
         canonicalize_name(n) for n in re.findall(r"([A-Za-z0-9][\w.-]*)(?= *(?:[=<>!~]|@ ))", cause)
     }
-    if cause and len(named) == 1 and re.search(r"no versions? of|not found in the package", cause):
-        missing = next(iter(named))  # uv: nothing offers the one package named
+    if cause and len(named) == 1:
+        missing = next(iter(named))  # uv: no version of the one package named fits its ranges
     # A release package whose range holds no release: pip says "no match", or, since the
     # release constraint takes part, reports a conflict.
     for name, spec, parent in found:
@@ -166,8 +166,9 @@ def explain(output: str, index: Index, sources: Sequence[Path]) -> CompileFailed
         advice = [f"Loosen or change one of these ranges in {sources[0]}"]
         spacy = [spec for name, spec, parent in found if name == "spacy" and parent is None]
         spacy += re.findall(r"you require spacy((?:[<>=!~]=?[\w.*+!]+,?)+)", cause)
+        spacy = [str(SpecifierSet(spec.rstrip(","))) for spec in spacy]
         for model in sorted(names & index.keys()):
-            if spacy and (fits := model_range(spacy[0].rstrip(","), model, sorted(index[model]))):
+            if spacy and (fits := model_range(spacy[0], model, sorted(index[model]))):
                 advice.append(f"a model is built for one spaCy version: with spacy{spacy[0]}, "
                               f"ask for {fits}")  # fmt: skip
             advice.append(offered(model, index[model]))
@@ -180,12 +181,14 @@ def explain(output: str, index: Index, sources: Sequence[Path]) -> CompileFailed
 
 
 def no_offer(name: str, index: Index, sources: Sequence[Path]) -> CompileFailed:
-    """The failure for a package no source offers in the range asked for, naming its line."""
-    where = str(sources[0])
+    """The failure for a package no source offers in the range asked for, naming its line and
+    the name as written there."""
+    where, written = str(sources[0]), name
     for path in sources:
         for line in read_lines(path):
-            if not line.is_option and name in line.text.lower().replace("_", "-"):
+            if not line.is_option and name in line.text.lower().replace("_", "-").replace(".", "-"):
                 where = f"{path}:{line.number}"
+                written = re.split(r"[\s\[<>=!~;@]", line.text, maxsplit=1)[0]
     if name in index:
         return CompileFailed(
             f"{where}: no release of {name} is in the range asked for "
@@ -195,7 +198,7 @@ def no_offer(name: str, index: Index, sources: Sequence[Path]) -> CompileFailed:
             name,
         )
     return CompileFailed(
-        f"{where}: no source offers {name} in the range asked for (looked on your package "
+        f"{where}: no source offers {written} in the range asked for (looked on your package "
         "indexes, the release links page, build/wheels and FIND_LINKS); check the name and the "
         "range, and run `make links` if it was released since the links page was made",
         set(),

@@ -143,6 +143,19 @@ def release_urls(path: Path) -> dict[str, list[str]]:
     return urls
 
 
+def direct_references(text: str, urls: Mapping[str, str]) -> str:
+    """The body of a compiled lock (its header left out) with each ``name==version`` of
+    ``urls`` written as a direct reference to its URL, hashes and notes kept: the file itself,
+    so no installer weighs another of that name (a local version on an index, say)."""
+    blocks = re.split(r"(?m)^(?=[A-Za-z0-9])", text.split("\n\n", 1)[-1])
+    out = []
+    for block in blocks:
+        pin = PIN_LINE.match(block)
+        name = canonicalize_name(pin[1]) if pin else ""
+        out.append(f"{name} @ {urls[name]}{block[pin.end() :]}" if pin and name in urls else block)
+    return "".join(out)
+
+
 def set_release_hashes(
     text: str, hashes: Mapping[str, set[str]], urls: Mapping[str, list[str]] | None = None
 ) -> str:

@@ -14,9 +14,11 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from packages import MODEL_CODE, SPACY_CODE, make_marker_sdist, make_wheel, write_simple_index
@@ -53,6 +55,8 @@ class Project:
     github: GitHubStandIn
     env: dict[str, str]
     index_files: list[Path]
+    mirror: str = ""  # a private mirror's URL: find-links pages under any */wheels/ path
+    mirror_log: list[tuple[str, str]] = field(default_factory=list)  # (path, Authorization)
     log: list[str] = field(default_factory=list)
 
     def run(self, *args: str, ok: bool = True, tool: str = "make") -> subprocess.CompletedProcess:
@@ -115,6 +119,37 @@ def publish_model(
 
 
 @contextmanager
+def private_mirror(log: list[tuple[str, str]]) -> Iterator[str]:
+    """A user's private package mirror on 127.0.0.4: an empty find-links page at every path
+    ending in /wheels/ (pip and uv read it), nothing elsewhere (404); each request is logged
+    with its Authorization header, to show its credentials were used and never shown."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            log.append((self.path, self.headers.get("Authorization", "")))
+            found = self.path.split("?")[0].endswith("/wheels/")
+            body = b"<!DOCTYPE html><html><body></body></html>\n" if found else b""
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.4", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01})
+    thread.start()
+    try:
+        yield f"http://127.0.0.4:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@contextmanager
 def make_project(
     tmp_path: Path, template: Path, venv: Path | None = None, resolver: str = "pip-tools"
 ) -> Iterator[Project]:
@@ -142,7 +177,8 @@ def make_project(
     (copy / "requirements.in").write_text("spacy>=3.7,<3.9\nen_core_web_sm>=3.7.0,<3.9.0\n")
     index_dir = tmp_path / "index-files"
     spacy = [make_wheel(index_dir, "spacy", v, code=SPACY_CODE) for v in ("3.7.5", "3.8.2")]
-    with run_standin() as github:
+    mirror_log: list[tuple[str, str]] = []
+    with run_standin() as github, private_mirror(mirror_log) as mirror:
         publish_model(github, tmp_path / "releases", "3.7.1", ">=3.7.2,<3.8.0")
         publish_model(github, tmp_path / "releases", "3.8.0", ">=3.8.0,<3.9.0")
         env = {
@@ -155,4 +191,4 @@ def make_project(
             "UV_CACHE_DIR": str(tmp_path / "uv-cache"),  # uv's cache: this project's alone
             "RESOLVER": resolver,
         }
-        yield Project(copy, github, env, [*spacy, *wheelhouse])
+        yield Project(copy, github, env, [*spacy, *wheelhouse], mirror, mirror_log)

