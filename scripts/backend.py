@@ -11,6 +11,7 @@ runs needs it. Nothing a source names is written into a lock.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -61,6 +62,7 @@ def environment(settings: Settings, page: Path | None = None, **extra: str) -> d
     return {**_without_tokens(), **sources, **extra}
 
 
+@functools.cache
 def pip_config() -> dict[str, list[str]]:
     """The sources of the user's pip configuration, its files and ``PIP_*`` variables alike
     (``pip config list``): {"index-url": [...], "extra-index-url": [...], "find-links": [...],
