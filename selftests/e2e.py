@@ -138,11 +138,17 @@ def private_mirror(log: list[tuple[str, str]]) -> Iterator[str]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.4", 0), Handler)
+    with serving(ThreadingHTTPServer(("127.0.0.4", 0), Handler)) as port:
+        yield f"http://127.0.0.4:{port}"
+
+
+@contextmanager
+def serving(server: ThreadingHTTPServer) -> Iterator[int]:
+    """Run ``server`` in a thread of its own while the block runs; give its port."""
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01})
     thread.start()
     try:
-        yield f"http://127.0.0.4:{server.server_address[1]}"
+        yield server.server_address[1]
     finally:
         server.shutdown()
         server.server_close()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools
 import json
 import shutil
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e import MODEL, Project
+from e2e import MODEL, Project, serving
 from packages import make_marker_sdist, make_wheel
 
 pytestmark = pytest.mark.e2e
@@ -31,14 +30,8 @@ def static_site(root: Path) -> Iterator[str]:
             """Quiet."""
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/models"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serving(server) as port:
+        yield f"http://127.0.0.1:{port}/models"
 
 
 def publish(project: Project) -> Path:
