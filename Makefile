@@ -78,11 +78,16 @@ help:
 	  $(MAKEFILE_LIST)
 
 # The tools environment: made once, made again when requirements-tools.txt or the Python of
-# .python-version changes (pip-compile runs in it, so the locks are for its Python).
+# .python-version changes (pip-compile runs in it, so the locks are for its Python). pip installs
+# uv alone from its lines of the lock; uv installs the rest, every hash checked, in seconds.
 $(TOOLS_VENV)/.installed: requirements-tools.txt .python-version
 	$(check-python)
 	$(call venv,$(TOOLS_VENV),$(PYTHON) -m venv)
-	$(TOOLS)/python -m pip install --quiet --require-hashes --no-deps -r requirements-tools.txt
+	awk '/^uv==/ {take = 1; print; next} take && /^ / {print; next} {take = 0}' \
+	  requirements-tools.txt > $(TOOLS_VENV)/uv-requirement.txt
+	$(TOOLS)/python -m pip install --quiet --require-hashes --no-deps \
+	  -r $(TOOLS_VENV)/uv-requirement.txt
+	$(RUN) tools-install
 	touch $@
 
 .PHONY: tools  ## make the tools environment (.tools) from requirements-tools.txt

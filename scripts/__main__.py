@@ -1,6 +1,7 @@
 """python -m scripts COMMAND: every step of the workflow, as the Makefile runs it.
 
-Each command is a thin layer over the package's modules; settings come from the environment
+Each command is a thin layer over the package's modules, imported when it runs (so that
+`tools-install` needs nothing but the standard library and uv); settings come from the environment
 (settings.py), read once. A problem the user can fix ends the command with one line per problem
 (what, where, how to fix; credentials masked) and exit status 1, never a traceback, and what the
 commands write is written whole or not at all, so Ctrl-C or a full disk loses nothing.
@@ -16,11 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from . import backend, checks, deploy, install, listing, lock, publish, report, wheels
-from .assets import read_manifest
-from .cache import ReleaseFiles
 from .errors import UserError, mask_url
-from .files import read_sha256sums
 from .settings import (
     BEFORE_UPGRADE,
     DEV_LOCK,
@@ -84,18 +81,24 @@ def default_locks(given: list[Path] | None) -> list[Path]:
 
 def links(settings: Settings, args: argparse.Namespace) -> int:
     """List the release files of MODEL_REPOS (or MODEL_INDEX_URL): build/model-links.html."""
+    from . import listing
+
     listing.refresh(settings, args.quiet)
     return 0
 
 
 def fetch_wheels(settings: Settings, args: argparse.Namespace) -> int:
     """Download the URLs of requirements-model.in.raw; write requirements-model.in."""
+    from . import wheels
+
     wheels.make(args.quiet)
     return 0
 
 
 def compile_lock(settings: Settings, args: argparse.Namespace) -> int:
     """Make requirements.txt (or requirements-dev.txt) when its inputs changed."""
+    from . import lock
+
     if args.check:
         return lock.check(settings)
     lock.make(settings, args.dev, args.upgrade, args.quiet)
@@ -104,12 +107,18 @@ def compile_lock(settings: Settings, args: argparse.Namespace) -> int:
 
 def sync(settings: Settings, args: argparse.Namespace) -> int:
     """Fetch the pinned release files, check the locks, and make the environment match them."""
+    from . import install
+
     install.install(settings, args.python, args.locks)
     return 0
 
 
 def verify(settings: Settings, args: argparse.Namespace) -> int:
     """Check the locks (pins, hashes, sources, secrets, release files) and their freshness."""
+    from . import checks, listing, lock
+    from .cache import ReleaseFiles
+    from .files import read_sha256sums
+
     locks = default_locks(args.locks)
     assets = listing.listed(settings)
     files = ReleaseFiles(settings, assets)
@@ -128,12 +137,16 @@ def verify(settings: Settings, args: argparse.Namespace) -> int:
 
 def export(settings: Settings, args: argparse.Namespace) -> int:
     """Write requirements-deploy.txt: the lock plain pip installs anywhere."""
+    from . import deploy
+
     deploy.export()
     return 0
 
 
 def index(settings: Settings, args: argparse.Namespace) -> int:
     """Write build/index/: a static index of the models' release files, to publish."""
+    from . import listing, publish
+
     # Listed through the API, never from MODEL_INDEX_URL (whose index.json gives only the hashes
     # already computed, see publish.py).
     assets = listing.refresh(replace(settings, index_url=""), args.quiet)
@@ -143,6 +156,9 @@ def index(settings: Settings, args: argparse.Namespace) -> int:
 
 def upgrade_report(settings: Settings, args: argparse.Namespace) -> int:
     """Write what changed between two locks as a Markdown table (build/upgrade-report.md)."""
+    from . import report
+    from .assets import read_manifest
+
     assets = read_manifest(MANIFEST) if MANIFEST.is_file() else []
     text = report.write(args.before, args.after, assets, args.output)
     if not args.quiet:
@@ -152,7 +168,17 @@ def upgrade_report(settings: Settings, args: argparse.Namespace) -> int:
 
 def tools_lock(settings: Settings, args: argparse.Namespace) -> int:
     """Re-pin the template's own tools (requirements-tools.in -> requirements-tools.txt)."""
+    from . import backend
+
     backend.lock_tools(args.upgrade)
+    return 0
+
+
+def tools_install(settings: Settings, args: argparse.Namespace) -> int:
+    """Install requirements-tools.txt into the tools environment with uv (`make tools`)."""
+    from . import backend
+
+    backend.install_tools()
     return 0
 
 
@@ -216,6 +242,7 @@ def parser() -> argparse.ArgumentParser:
         help=f"where to save the report (default {UPGRADE_REPORT})",
     )
     command("tools-lock", tools_lock, "upgrade")
+    command("tools-install", tools_install)
     return top
 
 

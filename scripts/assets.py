@@ -132,6 +132,7 @@ def one_owner_each(assets: list[Asset], owners: Mapping[str, str]) -> list[Asset
     """``assets`` with each package from one repository: a package that two repositories offer
     is an error naming both, unless ``owners`` (MODEL_OWNERS) says which one owns it; then the
     other's files of that name are left out."""
+    owners = {canonicalize_name(name): repo for name, repo in owners.items()}
     repos: dict[str, set[str]] = {}
     for asset in assets:
         repos.setdefault(asset.project, set()).add(asset.repo)

@@ -1,5 +1,8 @@
 """Every path and every setting, in one place: read once, then passed down as ``Settings``.
 
+Standard library only, like errors.py and backend.py, so that `python -m scripts tools-install`
+runs before the tools environment holds anything but uv.
+
 Paths are relative to the project's root (make runs there). Settings come from the environment
 alone, which is how make hands them over (``export`` in the Makefile), so no value (a token, a
 licence key in a find-links URL) is ever on a command line that make echoes or ``ps`` shows.
@@ -13,8 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
-
-from packaging.utils import canonicalize_name
 
 from .errors import UserError, mask_url
 
@@ -115,13 +116,13 @@ def api_url_setting(value: str) -> str:
 
 
 def owners_setting(value: str) -> dict[str, str]:
-    """MODEL_OWNERS: ``NAME=REPOSITORY`` entries, as {canonical name: repository}."""
+    """MODEL_OWNERS: ``NAME=REPOSITORY`` entries, as {name: repository}."""
     owners: dict[str, str] = {}
     for entry in value.split():
         name, _, repo = entry.partition("=")
         if not name or not repo:
             raise UserError(f"{entry!r} in MODEL_OWNERS is not NAME=REPOSITORY")
-        owners[canonicalize_name(name)] = repo
+        owners[name] = repo
     return owners
 
 
