@@ -59,25 +59,29 @@ def project(
         yield made
 
 
-# The end-to-end tests `make selftest` (what CI runs) holds, each with both backends: the main
-# line of the workflow and its promises (hashes, the squatter never built, no secret written or
-# printed, a tampered file refused, a teammate's clone, the monthly upgrade). Every other
-# end-to-end test is marked slow: `make selftest-all` runs the whole suite, and the template's
-# scheduled workflow (.github/workflows/selftests.yml) runs it every week.
+# The end-to-end tests `make selftest` (what CI runs) holds, with the backends each runs with:
+# the main line of the workflow and its promises (hashes, the squatter never built, no secret
+# written or printed, a tampered file refused) with both, a teammate's clone, a second install
+# and the monthly upgrade with the default. Every other end-to-end run is marked slow: `make
+# selftest-all` runs the whole suite with both backends, and the template's scheduled workflow
+# (.github/workflows/selftests.yml) runs that every week.
+BOTH = ("pip-tools", "uv")
 CORE = {
-    "test_install_pins_hashes_and_imports_the_model",
-    "test_second_install_does_nothing",
-    "test_squatting_sdist_on_an_index_is_never_built",
-    "test_hostile_pip_config_and_secrets_never_land_in_files_or_output",
-    "test_tampered_release_file_is_refused_by_sync_and_verify",
-    "test_a_fresh_clone_compiles_nothing_and_fetches_the_model_once",
-    "test_upgrade_picks_up_a_new_release_and_reports_it",
+    "test_install_pins_hashes_and_imports_the_model": BOTH,
+    "test_squatting_sdist_on_an_index_is_never_built": BOTH,
+    "test_hostile_pip_config_and_secrets_never_land_in_files_or_output": BOTH,
+    "test_tampered_release_file_is_refused_by_sync_and_verify": BOTH,
+    "test_second_install_does_nothing": ("pip-tools",),
+    "test_a_fresh_clone_compiles_nothing_and_fetches_the_model_once": ("pip-tools",),
+    "test_upgrade_picks_up_a_new_release_and_reports_it": ("pip-tools",),
 }
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every end-to-end test outside CORE slow."""
+    """Mark every end-to-end run outside CORE slow."""
     for item in items:
         name = getattr(item, "originalname", item.name)
-        if item.get_closest_marker("e2e") and name not in CORE:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("project", "pip-tools") if callspec else "pip-tools"
+        if item.get_closest_marker("e2e") and backend not in CORE.get(name, ()):
             item.add_marker(pytest.mark.slow)
