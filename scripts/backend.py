@@ -23,10 +23,12 @@ from pathlib import Path
 from .errors import UserError, mask_url
 from .settings import FILES_PAGE, LINKS_PAGE, TOOLS_IN, TOOLS_LOCK, WHEELS, Settings
 
-# pip-compile as every lock is compiled: hashes, and no source or option of this machine's.
+# pip-compile as every lock is compiled: no source or option of this machine's written. The
+# hashes are added afterwards from what the sources say (hashes.py), or by pip-compile itself
+# (--generate-hashes) where a source says nothing of a file.
 PIP_COMPILE = [
     sys.executable, "-m", "piptools", "compile", "--quiet", "--no-config",
-    "--generate-hashes", "--allow-unsafe", "--strip-extras",
+    "--allow-unsafe", "--strip-extras",
     "--no-emit-index-url", "--no-emit-find-links", "--no-emit-trusted-host",
 ]  # fmt: skip
 # uv's: the same lock, for the Python running this (the tools' Python, as pip-compile's), with
@@ -105,10 +107,13 @@ def compile_command(
     only_binary: Sequence[str] = (),
     upgrade: bool = False,
     packages: Sequence[str] = (),
+    hashes: bool = True,
 ) -> list[str]:
-    """The command that writes ``output`` from ``inputs``; ``output``'s pins, if any, guide it."""
+    """The command that writes ``output`` from ``inputs``; ``output``'s pins, if any, guide it.
+    With pip-tools and ``hashes=False``, the lock has no hashes yet (see hashes.py)."""
     uv = settings.resolver == "uv"
     command = [*(UV_COMPILE if uv else PIP_COMPILE), "--output-file", str(output)]
+    command += ["--generate-hashes"] if hashes and not uv else []
     command += [arg for path in constraints for arg in ("--constraint", str(path))]
     if only_binary and uv:
         command += [arg for name in sorted(only_binary) for arg in ("--only-binary", name)]
@@ -120,6 +125,15 @@ def compile_command(
         command.append("--upgrade")
     command += [arg for package in packages for arg in ("--upgrade-package", package)]
     return command + [str(path) for path in inputs]
+
+
+def sources(settings: Settings, page: Path) -> tuple[list[str], list[str]]:
+    """(index URLs, find-links locations) a compile reads: the user's pip configuration's
+    indexes (pypi.org when it names none), and ``find_links`` with its find-links."""
+    pip = pip_config()
+    indexes = (pip.get("index-url") or ["https://pypi.org/simple"])[-1:]
+    links = find_links(settings, page) + pip.get("find-links", [])
+    return indexes + pip.get("extra-index-url", []), list(dict.fromkeys(links))
 
 
 def run_compile(command: list[str], settings: Settings, page: Path, made_by: str) -> str:
@@ -151,7 +165,7 @@ def install_tools() -> None:
 def lock_tools(upgrade: bool) -> None:
     """Re-pin the template's own tools (requirements-tools.in) with pip-tools and the same
     flags, and with only the user's pip configuration as the source."""
-    command = [*PIP_COMPILE, "--output-file", str(TOOLS_LOCK), str(TOOLS_IN)]
+    command = [*PIP_COMPILE, "--generate-hashes", "--output-file", str(TOOLS_LOCK), str(TOOLS_IN)]
     command += ["--upgrade"] if upgrade else []
     result = subprocess.run(
         command, env={**_without_tokens(), "CUSTOM_COMPILE_COMMAND": "make tools-lock"},
@@ -167,7 +181,7 @@ def sync(settings: Settings, python: Path, locks: Sequence[Path]) -> None:
     _need_uv(settings)
     if settings.resolver == "uv":
         command = [str(UV), "pip", "sync", "--quiet", "--no-config", "--require-hashes",
-                   "--compile-bytecode", "--python", str(python)]  # fmt: skip
+                   "--python", str(python)]  # fmt: skip
     else:
         command = [sys.executable, "-m", "piptools", "sync", "--quiet", "--python-executable",
                    str(python), "--pip-args", "--require-hashes --no-deps"]  # fmt: skip

@@ -30,7 +30,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 from packaging.version import Version
 
-from . import backend, checks, listing
+from . import backend, checks, hashes, listing
 from .assets import (
     Asset,
     Index,
@@ -51,7 +51,7 @@ from .requirements import (
     read_lines_of,
     read_pins,
     record_inputs,
-    set_release_hashes,
+    set_hashes,
     unreference,
     wanted,
 )
@@ -300,20 +300,38 @@ class Compile:
     def pip_compile(
         self, inputs: list[Path], index: Index, only_binary: Sequence[str] = ()
     ) -> None:
-        """Run pip-compile into ``output``; raise CompileFailed with pip's reason explained."""
-        command = backend.compile_command(
-            self.settings,
-            self.output,
-            [path for path in inputs if path.is_file() and path.suffix == ".in"] + (
-                [] if self.dev else [RELEASE_INPUT]),
-            constraints=() if self.dev else (CONSTRAINTS,),
-            only_binary=only_binary,
-            upgrade=self.upgrade,
-            packages=self.packages,
-        )  # fmt: skip
-        failed = backend.run_compile(command, self.settings, RESOLVER_PAGE, f"make {self.lock}")
-        if failed:
-            raise explain(failed, index, self.sources)
+        """Run the compile into ``output``, every pin hashed; raise CompileFailed with the
+        resolver's reason explained. pip-compile's hashes come from what the sources say of
+        their files (hashes.py); only where they say nothing does pip-compile make them."""
+        ins = [path for path in inputs if path.is_file() and path.suffix == ".in"]
+        ins += [] if self.dev else [RELEASE_INPUT]
+        for hashed in (False, True):
+            command = backend.compile_command(
+                self.settings,
+                self.output,
+                ins,
+                constraints=() if self.dev else (CONSTRAINTS,),
+                only_binary=only_binary,
+                upgrade=self.upgrade,
+                packages=self.packages,
+                hashes=hashed,
+            )
+            failed = backend.run_compile(command, self.settings, RESOLVER_PAGE, f"make {self.lock}")
+            if failed:
+                raise explain(failed, index, self.sources)
+            if hashed or self.settings.resolver == "uv" or self.add_hashes():
+                return
+
+    def add_hashes(self) -> bool:
+        """Hash every pin of ``output`` that has no hash (not the release packages, whose
+        hashes are set later) from its sources; False when a pin is left unhashed."""
+        text = self.output.read_text()
+        pins = {name: version for line, name, version in pinned(read_lines_of(text))
+                if not line.hashes}  # fmt: skip
+        indexes, links = backend.sources(self.settings, RESOLVER_PAGE)
+        found = hashes.pinned_hashes(pins, indexes, links)
+        atomic_write_text(self.output, set_hashes(text, found))
+        return found.keys() == pins.keys()
 
     def release_lock(self, assets: list[Asset]) -> str:
         """Compile requirements.txt with each release package its release file (see
@@ -367,13 +385,13 @@ class Compile:
                 f"{', '.join(sorted(names))}): narrow the ranges in requirements.in. "
                 f"{LOCK} was left as it was"
             )
-        return self.release_hashes(files, index, chosen)
+        return self.with_release_hashes(files, index, chosen)
 
-    def release_hashes(self, files: ReleaseFiles, index: Index, chosen: dict[str, Asset]) -> str:
+    def with_release_hashes(self, files: ReleaseFiles, index: Index, chosen: dict[str, Asset]) -> str:
         """The compiled text with each release package pinned by version, with exactly its
         release files' hashes and their URLs; a version the releases do not offer is refused."""
         text = unreference(self.output.read_text(), {n: a.version for n, a in chosen.items()})
-        hashes: dict[str, set[str]] = {}
+        sets: dict[str, set[str]] = {}
         urls: dict[str, list[str]] = {}
         for _, name, version in pinned(read_lines_of(text)):
             if name not in index:
@@ -387,11 +405,11 @@ class Compile:
                     f"{LOCK} was left as it was"
                 )
             release = installable_files(index[name][Version(version)])
-            hashes[name] = release_hashes(release, files.ensure(release))
+            sets[name] = release_hashes(release, files.ensure(release))
             urls[name] = [asset.url for asset in release]
-        text = set_release_hashes(text, hashes, urls)
+        text = set_hashes(text, sets, urls)
         # --only-binary went to pip for every release package; the lock names those it pins.
-        return re.sub(r"(?m)^--only-binary (\S+)\n", lambda m: m[0] if m[1] in hashes else "", text)
+        return re.sub(r"(?m)^--only-binary (\S+)\n", lambda m: m[0] if m[1] in sets else "", text)
 
     def kept_pins(self) -> dict[str, str]:
         """The pins of requirements.txt a compile keeps while the ranges allow: all but those

@@ -3,7 +3,7 @@
 Reading: ``read_lines`` turns an ``.in`` file or a lock into logical lines (continuations joined,
 comments dropped, ``--hash`` options taken apart); ``read_pins``, ``wanted`` and ``release_urls``
 read what a file pins, asks for and records. Rewriting: a compiled lock gets its release
-packages' hashes and URLs (``set_release_hashes``), its direct references written back as pins
+packages' hashes and URLs (``set_hashes``), its direct references written back as pins
 (``unreference``), the digest of its inputs (``record_inputs``) and, last, its seal (``seal``).
 """
 
@@ -156,7 +156,7 @@ def direct_references(text: str, urls: Mapping[str, str]) -> str:
     return "".join(out)
 
 
-def set_release_hashes(
+def set_hashes(
     text: str, hashes: Mapping[str, set[str]], urls: Mapping[str, list[str]] | None = None
 ) -> str:
     """Replace the --hash lines of each ``name==version`` in ``hashes`` with exactly its set,

@@ -60,7 +60,7 @@ def test_a_direct_reference_is_written_back_as_a_pin_with_the_release_hashes() -
     compiled = compiled.replace("-r rel.in", f"-r {lock.RELEASE_INPUT}")
 
     text = requirements.unreference(compiled, {SM: "3.7.1"})
-    text = requirements.set_release_hashes(text, {SM: {"1" * 64}})
+    text = requirements.set_hashes(text, {SM: {"1" * 64}})
 
     assert "file:" not in text and str(RELEASE_INPUT) not in text
     assert f"{SM}==3.7.1 \\\n    --hash=sha256:{'1' * 64}\n    # via -r requirements.in\n" in text

@@ -1,0 +1,129 @@
+"""The hashes of every file of each pinned version, from what the sources say of their files.
+
+pip-compile --generate-hashes asks PyPI's JSON API for them; on any other index (a mirror,
+devpi, a ``file://`` index) it downloads every file of every pinned version to hash it:
+gigabytes for spaCy's pins. Yet the simple API gives each file's sha256 (PEP 691's ``hashes``,
+PEP 503's ``#sha256=``), and so do links pages. Here the hashes come from there; a local file is
+read, and only a file whose source gives no hash is downloaded. Every file of the version counts,
+whatever its platform, as PyPI's JSON API gives them to pip-tools and as uv writes them.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Iterable, Mapping
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+import requests
+from packaging.version import InvalidVersion, Version
+
+from . import net
+from .assets import parse_filename, url_filename
+from .files import sha256_file
+
+SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+DEFAULT_INDEX = "https://pypi.org/simple"
+
+File = tuple[str, str | None]  # (URL or path, its sha256 when the source gives it)
+
+
+class Anchors(HTMLParser):
+    """The href of every <a> of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        href = dict(attrs).get("href")
+        if tag == "a" and href:
+            self.hrefs.append(href)
+
+
+def from_page(text: str, base: str) -> list[File]:
+    """The files an HTML page (a simple-index page or a links page) links, with their hashes."""
+    parser = Anchors()
+    parser.feed(text)
+    files = []
+    for href in parser.hrefs:
+        url, _, fragment = urljoin(base, href).partition("#")
+        name, _, value = fragment.partition("=")
+        files.append((url, value.lower() if name == "sha256" and value else None))
+    return files
+
+
+def from_json(data: object) -> list[File]:
+    """The files of a PEP 691 project page, with their hashes."""
+    items = data.get("files", []) if isinstance(data, dict) else []
+    return [
+        (str(item["url"]), (item.get("hashes") or {}).get("sha256"))
+        for item in items
+        if isinstance(item, dict) and "url" in item
+    ]
+
+
+def read(http: requests.Session, location: str) -> list[File]:
+    """The files a location lists: a local folder or page, or an http(s) or file:// page."""
+    parts = urlsplit(location)
+    if parts.scheme in ("", "file"):
+        path = Path(unquote(parts.path) if parts.scheme else location)
+        if path.is_dir():
+            index = path / "index.html"
+            if not index.is_file():
+                return [(str(child), None) for child in sorted(path.iterdir())]
+            path = index
+        if not path.is_file():
+            return []
+        return from_page(path.read_text(errors="replace"), path.resolve().as_uri())
+    try:
+        answer = net.get(http, location, {"Accept": f"{SIMPLE_JSON}, text/html;q=0.1"})
+    except requests.RequestException:
+        return []  # as pip does: an unreachable location offers nothing
+    if answer.status != 200:
+        return []
+    if answer.headers.get("Content-Type", "").startswith(SIMPLE_JSON):
+        return from_json(answer.json())
+    return from_page(answer.body.decode("utf-8", "replace"), location)
+
+
+def hash_of(http: requests.Session, file: File) -> str:
+    """The sha256 of a file: as its source gives it, else read (local) or downloaded."""
+    url, sha256 = file
+    if sha256 and re.fullmatch(r"[0-9a-f]{64}", sha256):
+        return sha256
+    parts = urlsplit(url)
+    if parts.scheme in ("", "file"):
+        return sha256_file(Path(unquote(parts.path) if parts.scheme else url))
+    with tempfile.TemporaryDirectory(dir="build") as scratch:
+        return net.download(http, url, Path(scratch) / (url_filename(url) or "file"))
+
+
+def version_of(url: str) -> tuple[str, Version] | None:
+    """(canonical project, version) of the distribution a URL or path names, or None."""
+    parsed = parse_filename(url_filename(url) if "/" in url else url)
+    try:
+        return (parsed[0], Version(parsed[1])) if parsed else None
+    except InvalidVersion:
+        return None
+
+
+def pinned_hashes(
+    pins: Mapping[str, str], indexes: Iterable[str], find_links: Iterable[str]
+) -> dict[str, set[str]]:
+    """{name: the sha256 of every file of its pinned version} for each of ``pins`` ({canonical
+    name: version}) any source lists; a name none lists is left out."""
+    wanted = {name: Version(version) for name, version in pins.items()}
+    found: dict[str, set[str]] = {}
+    with net.session() as http:
+        listed: list[File] = [file for location in find_links for file in read(http, location)]
+        for name in sorted(wanted):
+            files = listed + [
+                file for index in indexes for file in read(http, f"{index.rstrip('/')}/{name}/")
+            ]
+            for file in files:
+                if version_of(file[0]) == (name, wanted[name]):
+                    found.setdefault(name, set()).add(hash_of(http, file))
+    return found
