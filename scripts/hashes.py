@@ -23,6 +23,7 @@ from packaging.version import InvalidVersion, Version
 from . import net
 from .assets import parse_filename, url_filename
 from .files import sha256_file
+from .settings import BUILD
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 DEFAULT_INDEX = "https://pypi.org/simple"
@@ -97,7 +98,7 @@ def hash_of(http: requests.Session, file: File) -> str:
     parts = urlsplit(url)
     if parts.scheme in ("", "file"):
         return sha256_file(Path(unquote(parts.path) if parts.scheme else url))
-    with tempfile.TemporaryDirectory(dir="build") as scratch:
+    with tempfile.TemporaryDirectory(dir=BUILD) as scratch:
         return net.download(http, url, Path(scratch) / (url_filename(url) or "file"))
 
 

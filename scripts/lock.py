@@ -56,6 +56,7 @@ from .requirements import (
     wanted,
 )
 from .settings import (
+    BUILD,
     CONSTRAINTS,
     DEV_LOCK,
     DEV_SOURCES,
@@ -387,7 +388,9 @@ class Compile:
             )
         return self.with_release_hashes(files, index, chosen)
 
-    def with_release_hashes(self, files: ReleaseFiles, index: Index, chosen: dict[str, Asset]) -> str:
+    def with_release_hashes(
+        self, files: ReleaseFiles, index: Index, chosen: dict[str, Asset]
+    ) -> str:
         """The compiled text with each release package pinned by version, with exactly its
         release files' hashes and their URLs; a version the releases do not offer is refused."""
         text = unreference(self.output.read_text(), {n: a.version for n, a in chosen.items()})
@@ -433,8 +436,8 @@ def up_to_date(lock: Path, sources: Sequence[Path], pre: bool | None) -> bool:
 @contextmanager
 def scratch_copy(lock: Path) -> Iterator[Path]:
     """A temporary copy of ``lock`` in build/ (its pins guide pip-compile), removed afterwards."""
-    Path("build").mkdir(exist_ok=True)
-    handle, name = tempfile.mkstemp(dir="build", prefix=f".{lock.stem}.", suffix=".txt")
+    BUILD.mkdir(exist_ok=True)
+    handle, name = tempfile.mkstemp(dir=BUILD, prefix=f".{lock.stem}.", suffix=".txt")
     os.close(handle)
     temp = Path(name)
     try:
