@@ -79,14 +79,15 @@ class ReleaseFiles:
         with net.session() as http:
             return self._fetcher(asset)(http, target)
 
-    def render(self, reachable: Iterable[str] | None = None) -> None:
-        """Write the links page of every listed asset and, given the release packages a compile
-        can reach, the resolver's page of their files alone."""
+    def render(self) -> None:
+        """Write the links page of every listed asset, and the page of the fetched files."""
         page.write(LINKS_PAGE, self.assets, self.sums)
         page.write_files(FILES_PAGE, self.sums)
-        if reachable is not None:
-            names = set(reachable)
-            page.write(RESOLVER_PAGE, [a for a in self.assets if a.project in names], self.sums)
+
+    def render_resolver(self, reachable: Iterable[str]) -> None:
+        """Write the resolver's page: the files of the release packages ``reachable`` names."""
+        names = set(reachable)
+        page.write(RESOLVER_PAGE, [a for a in self.assets if a.project in names], self.sums)
 
     def _fetch_each(self, fetchers: dict[str, Fetcher]) -> None:
         """Run the fetcher of each file not fetched yet (sorted by name), recording each file's

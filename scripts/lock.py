@@ -325,14 +325,24 @@ class Compile:
 
     def add_hashes(self) -> bool:
         """Hash every pin of ``output`` that has no hash (not the release packages, whose
-        hashes are set later) from its sources; False when a pin is left unhashed."""
+        hashes are set later): as the sealed locks already hash that very version, else from
+        its sources. False when a pin is left unhashed."""
         text = self.output.read_text()
         pins = {name: version for line, name, version in pinned(read_lines_of(text))
                 if not line.hashes}  # fmt: skip
-        indexes, links = backend.sources(self.settings, RESOLVER_PAGE)
-        found = hashes.pinned_hashes(pins, indexes, links)
+        found = {
+            name: set(line.hashes)
+            for lock in (LOCK, DEV_LOCK)
+            if lock.is_file() and not checks.seal_problems(lock)
+            for line, name, version in pinned(read_lines(lock))
+            if pins.get(name) == version and line.hashes
+        }
+        missing = {name: version for name, version in pins.items() if name not in found}
+        if missing:
+            indexes, links = backend.sources(self.settings, RESOLVER_PAGE)
+            found |= hashes.pinned_hashes(missing, indexes, links)
         atomic_write_text(self.output, set_hashes(text, found))
-        return found.keys() == pins.keys()
+        return found.keys() >= pins.keys()
 
     def release_lock(self, assets: list[Asset]) -> str:
         """Compile requirements.txt with each release package its release file (see
@@ -348,10 +358,11 @@ class Compile:
         tried: dict[str, set[Version]] = {}
         conflict_retry = not self.upgrade and LOCK.is_file()
         wheel_only = [n for n in index if any(a.filename.endswith(".whl") for a in _all(index[n]))]
+        files.render()  # the pages as the manifest and the cache say, whatever became of them
         for _ in range(TRIES):
             chosen = choose_releases(names, index, specs, keep, tried, self.settings.pre)
             files.ensure(chosen.values())  # pip reads them from build/, once
-            files.render(names)
+            files.render_resolver(names)
             write_compile_inputs(index, chosen)
             try:
                 self.pip_compile(list(SOURCES), index, wheel_only)
