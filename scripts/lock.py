@@ -440,7 +440,8 @@ def _all(versions: dict[Version, list[Asset]]) -> list[Asset]:
 
 def up_to_date(lock: Path, sources: Sequence[Path], pre: bool | None) -> bool:
     """True when ``lock`` records the digest of its inputs as they are now, and is sealed."""
-    recorded = f"{inputs_line(sources)}{inputs_digest(sources, pre)}\n"
+    held = read_pins(lock)
+    recorded = f"{inputs_line(sources)}{inputs_digest(sources, pre, held)}\n"
     return lock.is_file() and recorded in lock.read_text() and not checks.seal_problems(lock)
 
 

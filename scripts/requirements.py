@@ -194,15 +194,28 @@ def inputs_line(sources: Sequence[Path]) -> str:
     return f"# inputs ({', '.join(str(path) for path in sources)}) sha256: "
 
 
-def inputs_digest(sources: Sequence[Path], pre: bool | None) -> str:
+def inputs_digest(
+    sources: Sequence[Path], pre: bool | None, held: Mapping[str, str] | None = None
+) -> str:
     """A sha256 over what a lock is compiled from: its input files, the Python it is compiled
-    with (and so for), and PRE (``None`` for a lock PRE does not touch)."""
+    with (and so for), and PRE (``None`` for a lock PRE does not touch). A compiled lock among
+    the sources (requirements.txt, the constraints of requirements-dev.txt) counts only by its
+    pins of the names ``held`` (the pins of the lock being made): a pin of another name cannot
+    change that lock, so adding a package to requirements.in does not recompile the test tools'."""
     text = f"PYTHON={sys.version_info.major}.{sys.version_info.minor}\n"
     if pre is not None:
         text += f"PRE={'1' if pre else ''}\n"
     digest = hashlib.sha256(text.encode())
     for path in sources:
-        digest.update(path.read_bytes() if path.is_file() else b"")
+        if path.suffix == ".txt" and held is not None:
+            shared = [
+                f"{name}=={version} {' '.join(sorted(line.hashes))}\n"
+                for line, name, version in pinned(read_lines(path))
+                if name in held
+            ]
+            digest.update("".join(sorted(shared)).encode())
+        else:
+            digest.update(path.read_bytes() if path.is_file() else b"")
     return digest.hexdigest()
 
 
@@ -212,7 +225,8 @@ def record_inputs(text: str, sources: Sequence[Path], pre: bool | None) -> str:
     lines = text.splitlines(keepends=True)
     end = next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))
     body = "".join(lines[end:]).lstrip("\n")
-    recorded = f"{inputs_line(sources)}{inputs_digest(sources, pre)}\n"
+    held = {name: version for _, name, version in pinned(read_lines_of(text))}
+    recorded = f"{inputs_line(sources)}{inputs_digest(sources, pre, held)}\n"
     return seal("".join(lines[:end]) + recorded + "\n" + body)
 
 

@@ -103,11 +103,20 @@ def test_editing_requirements_in_fetches_no_model_again(project: Project) -> Non
     extra = make_wheel(project.path.parent / "more", "smalldep", "1.0")
     project.publish_index(extra)
     project.write("requirements.in", project.read("requirements.in") + "smalldep\n")
+    dev_lock = project.read("requirements-dev.txt")
 
-    project.run("install")
+    result = project.run("install")
 
     assert "smalldep==1.0" in project.read("requirements.txt")
     assert project.github.downloads(WHEEL_380) == 1  # still the one GET of the first install
+    # The test tools' lock shares no pin with what changed: it is not compiled again.
+    assert "requirements-dev.txt is up to date with its inputs" in result.stdout
+    assert project.read("requirements-dev.txt") == dev_lock
+    # A package both locks pin: the test tools' lock is compiled again, and stays consistent.
+    project.write("requirements.in", project.read("requirements.in") + "pluggy\n")
+    result = project.run("install")
+    assert "compile: wrote requirements-dev.txt" in result.stdout
+    project.run("verify")
 
 
 def test_tightening_spacy_moves_the_model_back(project: Project) -> None:
