@@ -4,6 +4,7 @@
 # .tools/bin/just (run `.tools/bin/just`, or put .tools/bin on PATH); or install it yourself
 # (`pipx install rust-just`). Settings pass through the environment:
 #   PYTHON=python3.11 just install       FIND_LINKS="https://user:key@wheels.example/" just install
+#   RESOLVER=uv just install
 
 set shell := ["bash", "-eu", "-o", "pipefail", "-c"]
 
