@@ -41,11 +41,16 @@ def template_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def venv_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A virtual environment made once per test session and copied into each project as its
-    .venv (as pip's own test suite does): `python -m venv` costs seconds, a copy milliseconds,
-    and the Makefile keeps an environment that has a working Python of the right version."""
+    """A virtual environment with pip, made once per test session and copied into each project
+    as its .venv (as pip's own test suite does): a copy costs milliseconds, and the Makefile
+    keeps an environment that has a working Python of the right version. uv makes it (with
+    pip, from the package index) in a fraction of `python -m venv`'s three seconds."""
     venv = tmp_path_factory.mktemp("venv-template") / "venv"
-    subprocess.run([sys._base_executable, "-m", "venv", str(venv)], check=True)
+    uv = Path(sys.prefix) / "bin/uv"
+    subprocess.run(
+        [str(uv), "venv", "--seed", "--quiet", "--python", sys._base_executable, str(venv)],
+        check=True,
+    )
     return venv
 
 
