@@ -120,7 +120,7 @@ def links(capsys: pytest.CaptureFixture[str], api: str, owner: str) -> tuple[int
 
 
 def test_a_trickling_api_cannot_hold_a_run(work, hostile, capsys, monkeypatch) -> None:
-    monkeypatch.setattr(net, "GRACE", 1.0)
+    monkeypatch.setattr(net, "GRACE", 0.3)
     monkeypatch.setattr(net, "MIN_RATE", 100)
     start = time.monotonic()
 
@@ -152,7 +152,7 @@ def test_an_absurd_rate_limit_reset_time_is_one_line(work, hostile, capsys) -> N
 
 
 def test_a_trickling_download_cannot_hold_a_run(work, hostile, monkeypatch) -> None:
-    monkeypatch.setattr(net, "GRACE", 1.0)
+    monkeypatch.setattr(net, "GRACE", 0.3)
     monkeypatch.setattr(net, "MIN_RATE", 100)
     target = work / "build/x-1.0-py3-none-any.whl"
 
@@ -217,12 +217,12 @@ def test_a_full_disk_is_one_line_and_changes_nothing(work, github: GitHubStandIn
 
 def test_ctrl_c_is_one_line_and_changes_nothing(work, github: GitHubStandIn) -> None:
     github.add_synthetic(REPO, 300)
-    github.latency = 1.0  # so the run is still listing when the signal comes
+    github.latency = 0.5  # so the run is still listing when the signal comes
     page = work / "build/model-links.html"
     page.write_text("the old page\n")
 
     process = command("links")
-    time.sleep(1.5)
+    time.sleep(1.0)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=30)
 
