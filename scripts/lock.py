@@ -161,7 +161,7 @@ def explain(output: str, index: Index, sources: Sequence[Path]) -> CompileFailed
         return no_offer(canonicalize_name(missing), index, sources)
     if found or cause:
         names = conflict_names(found) | named
-        details = cause or "; ".join(
+        details = cause.rstrip(".") or "; ".join(
             f"{parent or sources[0]} requires {name}{spec}" for name, spec, parent in found
         )
         advice = [f"Loosen or change one of these ranges in {sources[0]}"]

@@ -1,5 +1,5 @@
 """scripts/lock.py's (and backend.py's) reading of pip and pip-tools, against their real
-output saved in selftests/data (made by pip 26.3 and pip-tools 7.6 from the e2e world): an
+output saved in selftests/data (made by pip 26.3, pip-tools 7.6 and uv 0.13.9 in the e2e world): an
 upgrade of either that changes what they print fails here, in a second, not in an end-to-end run.
 """
 
@@ -53,6 +53,29 @@ def test_a_resolution_impossible_becomes_one_message_with_the_model_range() -> N
     assert "en_core_web_sm-3.7.1-py3-none-any.whl requires spacy<3.8.0,>=3.7.2" in message
     assert f"with spacy<3.9,>=3.8, ask for {SM}>=3.8.0,<3.9.0" in message
     assert "Traceback" not in message and failure.conflict == {"spacy", SM}
+
+
+def test_uvs_account_of_a_conflict_becomes_the_same_message() -> None:
+    """uv 0.13 words a failed resolution its own way ("Because ... we can conclude ..."): read,
+    it gives the message pip's gives, with the model range built for the spaCy asked for."""
+    output = (DATA / "uv-resolution-impossible.txt").read_text()
+
+    failure = lock.explain(output, INDEX, SOURCES)
+
+    message = str(failure)
+    assert message.startswith("no versions satisfy requirements.in together: Because only")
+    assert f"with spacy<3.9,>=3.8, ask for {SM}>=3.8.0,<3.9.0" in message
+    assert ".." not in message and failure.conflict == {"spacy", SM}
+
+
+def test_uvs_unknown_package_names_its_line(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("requirements.in").write_text("spacy>=3.8,<3.9\nno_such_package>=1\n")
+
+    failure = lock.explain((DATA / "uv-no-version.txt").read_text(), INDEX, SOURCES)
+
+    assert str(failure).startswith("requirements.in:2: no source offers no_such_package in the")
+    assert failure.missing == "no-such-package"
 
 
 def test_a_direct_reference_is_written_back_as_a_pin_with_the_release_hashes() -> None:
