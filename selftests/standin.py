@@ -74,6 +74,7 @@ EPOCH = datetime(2020, 1, 1, tzinfo=UTC)  # published_at of release n is EPOCH +
 # 127.0.0.2 and 127.0.0.3 works on Linux, where all of 127/8 is loopback; where it does not
 # (macOS has only 127.0.0.1 by default), run_standin() falls back to 127.0.0.1 with a port each.
 HOSTS = {"api": "127.0.0.1", "web": "127.0.0.2", "storage": "127.0.0.3"}
+REPO = "acme/models"  # the repository the unit tests publish their releases to
 UNICORN = b"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>Unicorn! &middot; GitHub</title></head>
 <body><h1>No server is currently available to service your request.</h1>

@@ -22,13 +22,11 @@ from pathlib import Path
 
 import pytest
 
+from e2e import ROOT  # where `python -m scripts` finds the package
 from scripts import net
 from scripts.__main__ import main
 from scripts.errors import UserError
-from standin import GitHubStandIn, run_standin
-
-REPO = "acme/models"
-ROOT = Path(__file__).resolve().parent.parent  # where `python -m scripts` finds the package
+from standin import REPO, GitHubStandIn, run_standin
 
 
 class Hostile(BaseHTTPRequestHandler):

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-TOOLS = Path(sys.prefix) / "bin"
+from e2e import ROOT, TOOLS
 
 
 def test_make_lint_passes_on_the_template() -> None:

@@ -28,9 +28,8 @@ from scripts.__main__ import main
 from scripts.assets import Asset, read_manifest
 from scripts.files import write_sha256sums
 from scripts.net import USER_AGENT
-from standin import GitHubStandIn, run_standin
+from standin import REPO, GitHubStandIn, run_standin
 
-REPO = "acme/models"
 TOKEN = "ghp_standinSECRET0123456789abcdefABCDEF"
 WHEEL = "acme_model-1.0.0-py3-none-any.whl"
 

@@ -9,9 +9,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
-from standin import run_standin
-
-REPO = "acme/models"
+from standin import REPO, run_standin
 
 
 def test_pagination_defaults_limits_and_link_header() -> None:

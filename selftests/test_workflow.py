@@ -18,11 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from e2e import MODEL, Project, publish_model, snapshot
+from e2e import MODEL, WHEEL_380, Project, publish_model, snapshot
 from packages import make_marker_sdist, make_wheel
 
 pytestmark = pytest.mark.e2e
-WHEEL_380 = "en_core_web_sm-3.8.0-py3-none-any.whl"
 
 
 def requirement_lines(text: str) -> list[str]:
