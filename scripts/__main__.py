@@ -24,7 +24,6 @@ from .settings import (
     INPUTS,
     LOCK,
     MANIFEST,
-    SHA256SUMS,
     UPGRADE_REPORT,
     Settings,
 )
@@ -117,7 +116,6 @@ def verify(settings: Settings, args: argparse.Namespace) -> int:
     """Check the locks (pins, hashes, sources, secrets, release files) and their freshness."""
     from . import checks, listing, lock
     from .cache import ReleaseFiles
-    from .files import read_sha256sums
 
     locks = default_locks(args.locks)
     assets = listing.listed(settings)
@@ -127,7 +125,7 @@ def verify(settings: Settings, args: argparse.Namespace) -> int:
     for path in locks:
         if path.is_file():
             files.ensure_pinned(path)
-        problems += checks.lock_problems(path, assets, read_sha256sums(SHA256SUMS))
+        problems += checks.lock_problems(path, assets, files.sums)
     problems += checks.input_problems(INPUTS)
     if problems:
         raise UserError("\n".join(problems))
@@ -159,7 +157,7 @@ def upgrade_report(settings: Settings, args: argparse.Namespace) -> int:
     from . import report
     from .assets import read_manifest
 
-    assets = read_manifest(MANIFEST) if MANIFEST.is_file() else []
+    assets = read_manifest(MANIFEST, missing_ok=True)
     text = report.write(args.before, args.after, assets, args.output)
     if not args.quiet:
         print(text, end="")

@@ -153,8 +153,11 @@ def write_manifest(path: Path, assets: Sequence[Asset]) -> None:
     atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
-def read_manifest(path: Path) -> list[Asset]:
-    """Read the assets ``write_manifest`` wrote."""
+def read_manifest(path: Path, missing_ok: bool = False) -> list[Asset]:
+    """Read the assets ``write_manifest`` wrote; with ``missing_ok``, none before the first
+    listing wrote any."""
+    if missing_ok and not path.is_file():
+        return []
     try:
         return [Asset(**item) for item in json.loads(path.read_text())["assets"]]
     except FileNotFoundError:

@@ -42,6 +42,7 @@ UV_COMPILE = [
 # What uv is told so that it resolves as pip does: every index weighed (not the first that has
 # a name), no Python downloaded from GitHub.
 UV_AS_PIP = {"UV_INDEX_STRATEGY": "unsafe-best-match", "UV_PYTHON_DOWNLOADS": "never"}
+DEFAULT_INDEX = "https://pypi.org/simple"  # pip's, where its configuration names none
 
 
 def find_links(settings: Settings, page: Path | None) -> list[str]:
@@ -83,18 +84,23 @@ def pip_config() -> dict[str, list[str]]:
     return found
 
 
+def pip_sources(links: list[str]) -> tuple[list[str], list[str]]:
+    """(index URLs, find-links locations): the indexes of the user's pip configuration
+    (pypi.org when it names none), and ``links`` followed by its find-links."""
+    pip = pip_config()
+    indexes = (pip.get("index-url") or [DEFAULT_INDEX])[-1:] + pip.get("extra-index-url", [])
+    return indexes, list(dict.fromkeys(links + pip.get("find-links", [])))
+
+
 def uv_sources(links: list[str], resolving: bool) -> dict[str, str]:
     """``links`` and the user's pip sources as uv's variables (uv reads no pip configuration);
     pip's constraint files too when ``resolving`` (a sync installs only what the lock pins)."""
-    pip = pip_config()
-    every = list(dict.fromkeys(links + pip.get("find-links", [])))
-    sources = {**UV_AS_PIP, "UV_FIND_LINKS": ",".join(every)}
-    if pip.get("index-url"):
-        sources["UV_INDEX_URL"] = pip["index-url"][-1]
-    if pip.get("extra-index-url"):
-        sources["UV_EXTRA_INDEX_URL"] = " ".join(pip["extra-index-url"])
-    if pip.get("constraint") and resolving:
-        sources["UV_CONSTRAINT"] = " ".join(pip["constraint"])
+    indexes, every = pip_sources(links)
+    sources = {**UV_AS_PIP, "UV_INDEX_URL": indexes[0], "UV_FIND_LINKS": ",".join(every)}
+    if indexes[1:]:
+        sources["UV_EXTRA_INDEX_URL"] = " ".join(indexes[1:])
+    if resolving and (constraints := pip_config().get("constraint")):
+        sources["UV_CONSTRAINT"] = " ".join(constraints)
     return sources
 
 
@@ -128,12 +134,8 @@ def compile_command(
 
 
 def sources(settings: Settings, page: Path) -> tuple[list[str], list[str]]:
-    """(index URLs, find-links locations) a compile reads: the user's pip configuration's
-    indexes (pypi.org when it names none), and ``find_links`` with its find-links."""
-    pip = pip_config()
-    indexes = (pip.get("index-url") or ["https://pypi.org/simple"])[-1:]
-    links = find_links(settings, page) + pip.get("find-links", [])
-    return indexes + pip.get("extra-index-url", []), list(dict.fromkeys(links))
+    """(index URLs, find-links locations) a compile with the links ``page`` reads."""
+    return pip_sources(find_links(settings, page))
 
 
 def run_compile(command: list[str], settings: Settings, page: Path, made_by: str) -> str:

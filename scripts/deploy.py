@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from . import checks
 from .errors import UserError
 from .files import atomic_write_text
-from .requirements import direct_references, release_urls
+from .requirements import direct_references, release_file_urls
 from .settings import DEPLOY_LOCK, LOCK
 
 HEADER = """\
@@ -38,12 +38,10 @@ def deploy_lock() -> str:
     problems = checks.lock_problems(LOCK, [], {})
     if problems:
         raise UserError("\n".join([*problems, f"{DEPLOY_LOCK} was not written"]))
-    urls = {}
-    for name, found in release_urls(LOCK).items():
-        url = sorted(found, key=lambda url: not url.endswith(".whl"))[0]
+    urls = release_file_urls(LOCK)
+    for name, url in urls.items():
         if urlsplit(url).username or urlsplit(url).password:
             raise UserError(f"{name}'s release URL holds a credential: not exported")
-        urls[name] = url
     return HEADER + "\n" + direct_references(LOCK.read_text(), urls)
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from . import net
 from .assets import parse_filename, url_filename
@@ -26,7 +26,6 @@ from .files import sha256_file
 from .settings import BUILD
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
-DEFAULT_INDEX = "https://pypi.org/simple"
 
 File = tuple[str, str | None]  # (URL or path, its sha256 when the source gives it)
 
@@ -56,21 +55,28 @@ def from_page(text: str, base: str) -> list[File]:
     return files
 
 
-def from_json(data: object) -> list[File]:
-    """The files of a PEP 691 project page, with their hashes."""
+def from_json(data: object, base: str) -> list[File]:
+    """The files of a PEP 691 project page at ``base``, with their hashes."""
     items = data.get("files", []) if isinstance(data, dict) else []
     return [
-        (str(item["url"]), (item.get("hashes") or {}).get("sha256"))
+        (urljoin(base, str(item["url"])), (item.get("hashes") or {}).get("sha256"))
         for item in items
         if isinstance(item, dict) and "url" in item
     ]
 
 
+def local_path(location: str) -> Path | None:
+    """The file or folder a location names on this machine (a path or a file:// URL), or None."""
+    parts = urlsplit(location)
+    if parts.scheme == "file":
+        return Path(unquote(parts.path))
+    return Path(location) if not parts.scheme else None
+
+
 def read(http: requests.Session, location: str) -> list[File]:
     """The files a location lists: a local folder or page, or an http(s) or file:// page."""
-    parts = urlsplit(location)
-    if parts.scheme in ("", "file"):
-        path = Path(unquote(parts.path) if parts.scheme else location)
+    path = local_path(location)
+    if path is not None:
         if path.is_dir():
             index = path / "index.html"
             if not index.is_file():
@@ -86,7 +92,10 @@ def read(http: requests.Session, location: str) -> list[File]:
     if answer.status != 200:
         return []
     if answer.headers.get("Content-Type", "").startswith(SIMPLE_JSON):
-        return from_json(answer.json())
+        try:
+            return from_json(answer.json(), location)
+        except ValueError:
+            return []  # not JSON after all: as an unreadable page, it offers nothing
     return from_page(answer.body.decode("utf-8", "replace"), location)
 
 
@@ -95,20 +104,17 @@ def hash_of(http: requests.Session, file: File) -> str:
     url, sha256 = file
     if sha256 and re.fullmatch(r"[0-9a-f]{64}", sha256):
         return sha256
-    parts = urlsplit(url)
-    if parts.scheme in ("", "file"):
-        return sha256_file(Path(unquote(parts.path) if parts.scheme else url))
+    path = local_path(url)
+    if path is not None:
+        return sha256_file(path)
     with tempfile.TemporaryDirectory(dir=BUILD) as scratch:
         return net.download(http, url, Path(scratch) / (url_filename(url) or "file"))
 
 
 def version_of(url: str) -> tuple[str, Version] | None:
     """(canonical project, version) of the distribution a URL or path names, or None."""
-    parsed = parse_filename(url_filename(url) if "/" in url else url)
-    try:
-        return (parsed[0], Version(parsed[1])) if parsed else None
-    except InvalidVersion:
-        return None
+    parsed = parse_filename(url_filename(url))
+    return (parsed[0], Version(parsed[1])) if parsed else None
 
 
 def pinned_hashes(

@@ -17,31 +17,29 @@ from . import backend, checks, listing
 from .assets import read_manifest, url_filename
 from .cache import ReleaseFiles
 from .errors import UserError
-from .files import atomic_write_text, read_sha256sums
-from .requirements import direct_references, release_urls
-from .settings import BUILD, LOCK, MANIFEST, RELEASE_FILES, SHA256SUMS, WHEELS, Settings
+from .files import atomic_write_text
+from .requirements import direct_references, release_file_urls, release_urls
+from .settings import BUILD, LOCK, MANIFEST, RELEASE_FILES, WHEELS, Settings
 
 
-def fetch_pinned(settings: Settings) -> None:
-    """Fetch the release files requirements.txt pins, once per machine."""
+def fetch_pinned(settings: Settings) -> ReleaseFiles:
+    """Fetch the release files requirements.txt pins, once per machine; return the cache."""
     if not MANIFEST.is_file() and release_urls(LOCK):
-        ReleaseFiles(settings).fetch_recorded(LOCK)  # a fresh clone: no API request
+        files = ReleaseFiles(settings)
+        files.fetch_recorded(LOCK)  # a fresh clone: no API request
     else:  # an older lock records no URLs: the listing says where its files are
-        ReleaseFiles(settings, listing.listed(settings)).ensure_pinned(LOCK)
-
-
-def refused(locks: Sequence[Path]) -> list[str]:
-    """Every problem the offline checks find in ``locks``."""
-    assets = read_manifest(MANIFEST) if MANIFEST.is_file() else []
-    sums = read_sha256sums(SHA256SUMS)
-    return [problem for lock in locks for problem in checks.lock_problems(lock, assets, sums)]
+        files = ReleaseFiles(settings, listing.listed(settings))
+        files.ensure_pinned(LOCK)
+    return files
 
 
 def install(settings: Settings, python: Path, locks: Sequence[Path]) -> None:
     """Make the environment of ``python`` match ``locks`` exactly, after the checks."""
     if LOCK in locks:
-        fetch_pinned(settings)
-    problems = refused(locks)
+        files = fetch_pinned(settings)
+    else:
+        files = ReleaseFiles(settings, read_manifest(MANIFEST, missing_ok=True))
+    problems = [p for lock in locks for p in checks.lock_problems(lock, files.assets, files.sums)]
     if problems:
         raise UserError(
             "\n".join(
@@ -60,8 +58,7 @@ def exact(lock: Path) -> Path:
     ``==3.8.0``, where pip prefers the file whose hash the links page gives."""
     files = {
         name: (RELEASE_FILES / url_filename(url)).resolve().as_uri()
-        for name, urls in release_urls(lock).items()
-        for url in sorted(urls, key=lambda url: not url.endswith(".whl"))[:1]
+        for name, url in release_file_urls(lock).items()
     }
     copy = BUILD / f"{lock.stem}.install.txt"
     atomic_write_text(copy, direct_references(lock.read_text(), files))

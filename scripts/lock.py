@@ -283,7 +283,7 @@ class Compile:
         if self.dev:
             if not LOCK.is_file():
                 raise UserError(f"{LOCK} is missing: run `make requirements.txt` first")
-            assets = read_manifest(MANIFEST) if MANIFEST.is_file() else []
+            assets = read_manifest(MANIFEST, missing_ok=True)
             self.pip_compile(list(self.sources), by_project(assets))
             text = self.output.read_text()
         else:

@@ -143,6 +143,15 @@ def release_urls(path: Path) -> dict[str, list[str]]:
     return urls
 
 
+def release_file_urls(path: Path) -> dict[str, str]:
+    """{canonical name: URL} of the one release file each release package installs from, as
+    the lock records them: its wheel, where it has one."""
+    return {
+        name: sorted(urls, key=lambda url: not url.endswith(".whl"))[0]
+        for name, urls in release_urls(path).items()
+    }
+
+
 def direct_references(text: str, urls: Mapping[str, str]) -> str:
     """The body of a compiled lock (its header left out) with each ``name==version`` of
     ``urls`` written as a direct reference to its URL, hashes and notes kept: the file itself,

@@ -32,10 +32,10 @@ def test_an_index_page_gives_hashes_and_an_unhashed_local_file_is_read(tmp_path:
 def test_a_find_links_folder_and_a_pep_691_page(tmp_path: Path) -> None:
     (tmp_path / "wheels").mkdir()
     (tmp_path / "wheels/local_model-0.3-py3-none-any.whl").write_bytes(b"m")
-    url = "https://files.example/other-1.0.tar.gz"
-    data = {"files": [{"url": url, "hashes": {"sha256": SAID}}]}
+    base = "https://index.example/simple/other/"
+    data = {"files": [{"url": "../../files/other-1.0.tar.gz", "hashes": {"sha256": SAID}}]}
 
-    assert hashes.from_json(data) == [(url, SAID)]
+    assert hashes.from_json(data, base) == [("https://index.example/files/other-1.0.tar.gz", SAID)]
     found = hashes.pinned_hashes({"local-model": "0.3"}, [], [str(tmp_path / "wheels")])
     assert found == {"local-model": {hashlib.sha256(b"m").hexdigest()}}
     assert hashes.pinned_hashes({"absent": "1.0"}, [], [str(tmp_path / "wheels")]) == {}
