@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,14 +37,46 @@ MINE = ("PIP_", "UV_", "GITHUB_", "MAKE", "FIND_LINKS", "MODEL_REPOS", "PRE", "P
         "PYTEST_", "RESOLVER")  # fmt: skip
 
 
-def render_template(dest: Path, *answers: str) -> Path:
-    """Make a project at ``dest`` from the template's checkout with copier, as a user would
-    (``copier copy``, the default answers unless ``answers`` gives ``--data key=value``)."""
-    subprocess.run(
-        [str(TOOLS / "copier"), "copy", "--defaults", "--vcs-ref", "HEAD", "--quiet",
-         *answers, str(ROOT), str(dest)],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
+# git with its own identity and none of this machine's config, for the commits a user makes.
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test",
+    "GIT_AUTHOR_EMAIL": "test@example.invalid",
+    "GIT_COMMITTER_NAME": "Test",
+    "GIT_COMMITTER_EMAIL": "test@example.invalid",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+MADE_BY_MAKE = {".git", ".tools", ".venv", "node_modules", "__pycache__", ".pytest_cache",
+                ".ruff_cache", ".mypy_cache"}  # fmt: skip
+
+
+def copy_template(dest: Path) -> Path:
+    """Copy the template's checkout to ``dest`` as a plain folder of its files, as "Use this
+    template" or a download gives them: the working tree (uncommitted work included) without
+    .git and what `make` made (build/ keeps its placeholder). Nothing here asks git, which a CI
+    machine's checkout may refuse ("dubious ownership") or be cloned too shallow for."""
+
+    def made_by_make(folder: str, names: list[str]) -> set[str]:
+        if Path(folder) == ROOT / "build":
+            return {name for name in names if name != ".gitkeep"}
+        return {name for name in names if name in MADE_BY_MAKE}
+
+    shutil.copytree(ROOT, dest, ignore=made_by_make, symlinks=True)
+    return dest
+
+
+def render_template(dest: Path, *answers: str, template: Path | None = None) -> Path:
+    """Make a project at ``dest`` with ``copier copy`` from ``template`` (a plain copy of the
+    template's checkout unless given), the default answers unless ``answers`` gives ``--data
+    key=value``."""
+    with tempfile.TemporaryDirectory() as scratch:
+        source = template or copy_template(Path(scratch) / "template")
+        result = subprocess.run(
+            [str(TOOLS / "copier"), "copy", "--defaults", "--quiet", *answers, str(source),
+             str(dest)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+    assert result.returncode == 0, f"copier copy failed:\n{result.stderr}"
     return dest
 
 

@@ -10,22 +10,24 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from e2e import ROOT, TOOLS, WHEEL_380, Project, make_project, publish_model, render_template
+from e2e import (
+    GIT_ENV,
+    TOOLS,
+    WHEEL_380,
+    Project,
+    copy_template,
+    make_project,
+    publish_model,
+    render_template,
+)
 
 pytestmark = pytest.mark.e2e
 WHEEL_381 = "en_core_web_sm-3.8.1-py3-none-any.whl"
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Test",
-    "GIT_AUTHOR_EMAIL": "test@example.invalid",
-    "GIT_COMMITTER_NAME": "Test",
-    "GIT_COMMITTER_EMAIL": "test@example.invalid",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
 
 
 @pytest.fixture
@@ -124,11 +126,7 @@ def test_a_copy_lives_its_whole_life(project: Project, tmp_path: Path, template_
 
 def test_a_plain_copy_works_as_it_is(tmp_path: Path) -> None:
     """GitHub's "Use this template" copies the repository's files as they are: no copier."""
-    plain = tmp_path / "plain"
-    for name in git(ROOT, "ls-files").splitlines():
-        if (ROOT / name).is_file():
-            (plain / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, plain / name)
+    plain = copy_template(tmp_path / "plain")
     with make_project(tmp_path / "world", plain) as project:
         project.run("install")
         assert "3 passed" in project.run("test").stdout
@@ -160,13 +158,32 @@ def test_copier_copies_the_answers_and_leaves_the_self_tests_out(tmp_path: Path)
     assert "selftest" not in help_text and "install" in help_text
 
 
+def test_copier_leaves_out_what_make_made_in_a_template_folder(tmp_path: Path) -> None:
+    """copier copies a local folder it does not take for a git checkout as it stands (a download,
+    or a checkout git refuses to read: another user's, "dubious ownership"): what `make` made
+    there (environments, build/, caches) must not land in the project, nor stop the copy."""
+    template = copy_template(tmp_path / "template")
+    products = [".tools/bin/python", ".venv/bin/python", "build/links.html", "build/index/x.html",
+                "scripts/__pycache__/files.cpython-311.pyc", ".pytest_cache/v/cache/lastfailed",
+                ".ruff_cache/CACHEDIR.TAG", ".mypy_cache/3.11/x.json", "tools/x.pyc"]  # fmt: skip
+    for name in products:
+        (template / name).parent.mkdir(parents=True, exist_ok=True)
+        (template / name).write_text("made by make\n")
+    # A virtual environment's python links to one outside it: copier refuses such a link even
+    # where it would leave it out, and that is what stopped it on a CI machine.
+    (template / ".tools/bin/python3").symlink_to(Path(sys.executable).resolve())
+
+    made = render_template(tmp_path / "made", template=template)
+
+    landed = [name for name in [*products, ".tools", ".venv"] if (made / name).exists()]
+    assert landed == []
+    assert (made / "build/.gitkeep").exists() and (made / "Makefile").exists()
+
+
 def test_copier_update_brings_a_later_template_version(tmp_path: Path) -> None:
     # The template's history, as its maintainers tag it: v1.0.0, then a change, v1.1.0.
-    template = tmp_path / "template"
-    git(tmp_path, "clone", "-q", "--no-local", str(ROOT), str(template))
-    for path in (ROOT / name for name in git(ROOT, "diff", "--name-only", "HEAD").split()):
-        if path.is_file():  # uncommitted work on the template goes into its v1.0.0 too
-            shutil.copy2(path, template / path.relative_to(ROOT))
+    template = copy_template(tmp_path / "template")
+    git(template, "init", "-q", "-b", "main")
     git(template, "add", "-A")
     git(template, "commit", "-q", "--allow-empty", "-m", "v1.0.0")
     git(template, "tag", "v1.0.0")
