@@ -50,20 +50,18 @@ LINKS := build/model-links.html
 # The guarded pip-sync: the pinned release files fetched, the locks checked, then synced.
 SYNC := $(RUN) install --python $(VENV)/bin/python
 
-# Stops with one line when PYTHON is missing or is not the Python of .python-version.
-define check-python
-@$(PYTHON) -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != "$(PYTHON_VERSION)")' \
-  2>/dev/null || { echo "error: PYTHON=$(PYTHON) is not Python $(PYTHON_VERSION), the version\
- requirements.txt is locked for (.python-version): install Python $(PYTHON_VERSION), or run\
- make with PYTHON=/path/to/python$(PYTHON_VERSION)" >&2; exit 1; }
-endef
-
 # $(call venv,DIR,MAKER) makes the virtual environment DIR with MAKER unless it holds a working
 # Python of PYTHON_VERSION (with pip, which pip-sync needs; uv needs none): one left half-made by
-# an interrupted run, or by another Python, is made again.
-venv = $(1)/bin/python -c 'import sys$(if $(findstring uv,$(2)),,$(comma) pip); \
-  sys.exit("%d.%d" % sys.version_info[:2] != "$(PYTHON_VERSION)")' 2>/dev/null || \
-  { rm -rf $(1) && $(2) $(1); }
+# an interrupted run, or by another Python, is made again. Only then is PYTHON asked for (it
+# stops with one line when PYTHON is missing or is not the Python of .python-version), so a run
+# that has its environment starts no other Python (a pyenv shim alone takes 0.15 s).
+venv = @$(1)/bin/python -c 'import sys$(if $(findstring uv,$(2)),,$(comma) pip); \
+  sys.exit("%d.%d" % sys.version_info[:2] != "$(PYTHON_VERSION)")' 2>/dev/null || { \
+  $(PYTHON) -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != "$(PYTHON_VERSION)")' \
+  2>/dev/null || { echo "error: PYTHON=$(PYTHON) is not Python $(PYTHON_VERSION), the version\
+ requirements.txt is locked for (.python-version): install Python $(PYTHON_VERSION), or run\
+ make with PYTHON=/path/to/python$(PYTHON_VERSION)" >&2; exit 1; } && \
+  echo "$(2) $(1)" && rm -rf $(1) && $(2) $(1); }
 comma := ,
 # What makes the project's environment: uv in a blink, or the standard library's venv.
 NEW_VENV := $(if $(filter uv,$(RESOLVER)),$(TOOLS)/uv venv --quiet --python $(PYTHON),$(PYTHON) -m venv)
@@ -81,7 +79,6 @@ help:
 # .python-version changes (pip-compile runs in it, so the locks are for its Python). pip installs
 # uv alone from its lines of the lock; uv installs the rest, every hash checked, in seconds.
 $(TOOLS_VENV)/.installed: requirements-tools.txt .python-version
-	$(check-python)
 	$(call venv,$(TOOLS_VENV),$(PYTHON) -m venv)
 	awk '/^uv==/ {take = 1; print; next} take && /^ / {print; next} {take = 0}' \
 	  requirements-tools.txt > $(TOOLS_VENV)/uv-requirement.txt
@@ -146,7 +143,6 @@ requirements-dev.txt: requirements-dev.in requirements.txt | $(TOOLS_VENV)/.inst
 # is put on the environment's path (a .pth file, no build and no hash to check), so your code
 # imports.
 $(VENV)/.synced: requirements.txt | $(TOOLS_VENV)/.installed
-	$(check-python)
 	$(call venv,$(VENV),$(NEW_VENV))
 	$(SYNC) requirements.txt
 	$(VENV)/bin/python -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_path("purelib"),\
