@@ -96,6 +96,9 @@ def fetch_wheels(settings: Settings, args: argparse.Namespace) -> int:
 
 def compile_lock(settings: Settings, args: argparse.Namespace) -> int:
     """Make requirements.txt (or requirements-dev.txt) when its inputs changed."""
+    from . import backend
+
+    backend.read_pip_config()  # every compile reads the user's sources: started first
     from . import lock
 
     if args.check:
@@ -106,6 +109,10 @@ def compile_lock(settings: Settings, args: argparse.Namespace) -> int:
 
 def sync(settings: Settings, args: argparse.Namespace) -> int:
     """Fetch the pinned release files, check the locks, and make the environment match them."""
+    from . import backend
+
+    if settings.resolver == "uv":
+        backend.read_pip_config()  # uv gets the user's pip sources: started first
     from . import install
 
     install.install(settings, args.python, args.locks)

@@ -11,6 +11,7 @@ runs needs it. Nothing a source names is written into a lock.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import os
@@ -66,16 +67,26 @@ def environment(settings: Settings, page: Path | None = None, **extra: str) -> d
 
 
 @functools.cache
+def read_pip_config() -> subprocess.Popen[str]:
+    """Start ``pip config list`` (0.15 s, most of it pip's imports), so that it runs while this
+    process does other work, such as importing what it needs; ``pip_config`` takes the answer.
+    A run that ends without asking for it stops it."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pip", "config", "list"],
+        env=_without_tokens(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    atexit.register(process.kill)
+    return process
+
+
+@functools.cache
 def pip_config() -> dict[str, list[str]]:
     """The sources of the user's pip configuration, its files and ``PIP_*`` variables alike
     (``pip config list``): {"index-url": [...], "extra-index-url": [...], "find-links": [...],
     "constraint": [...]}."""
-    result = subprocess.run(
-        [sys.executable, "-m", "pip", "config", "list"],
-        env=_without_tokens(), capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    stdout, _ = read_pip_config().communicate()
     found: dict[str, list[str]] = {}
-    for line in result.stdout.splitlines():
+    for line in stdout.splitlines():
         match = re.fullmatch(r"[^.]*\.([a-z-]+)='(.*)'", line.strip())
         if match and match[1] in ("index-url", "extra-index-url", "find-links", "constraint"):
             for value in match[2].split():
