@@ -9,20 +9,33 @@ page, whose link for a cached file points at the local copy (page.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
-import requests
 from packaging.version import Version
 
-from . import net, page
+from . import page
 from .assets import Asset, by_project, installable_files, linkable, url_filename
 from .errors import NotFound, UserError, mask_url
 from .files import read_sha256sums, write_sha256sums
 from .requirements import pinned, read_lines, release_urls
 from .settings import FILES_PAGE, LINKS_PAGE, RELEASE_FILES, RESOLVER_PAGE, SHA256SUMS, Settings
 
-Fetcher = Callable[[requests.Session, Path], str]  # downloads one file there, returns its sha256
+Download = Callable[..., str]  # net.download with a session bound: (url, target, ...) -> sha256
+Fetcher = Callable[[Download, Path], str]  # downloads one file there, returns its sha256
+
+
+@contextmanager
+def downloader() -> Iterator[Download]:
+    """``net.download`` with one session bound. The network modules (requests takes 0.1 s to
+    import) are imported here, when a file is to be fetched, so a run with every file in the
+    cache (an edit, an install) never pays for them."""
+    from . import net
+
+    with net.session() as http:
+        yield functools.partial(net.download, http)
 
 
 class ReleaseFiles:
@@ -76,8 +89,8 @@ class ReleaseFiles:
 
     def download_to(self, asset: Asset, target: Path) -> str:
         """Download ``asset`` to ``target``, outside the cache, checked; return its sha256."""
-        with net.session() as http:
-            return self._fetcher(asset)(http, target)
+        with downloader() as download:
+            return self._fetcher(asset)(download, target)
 
     def render(self) -> None:
         """Write the links page of every listed asset, and the page of the fetched files."""
@@ -96,9 +109,9 @@ class ReleaseFiles:
         if not missing:
             return
         RELEASE_FILES.mkdir(parents=True, exist_ok=True)
-        with net.session() as http:
+        with downloader() as download:
             for filename in missing:
-                self.sums[filename] = fetchers[filename](http, RELEASE_FILES / filename)
+                self.sums[filename] = fetchers[filename](download, RELEASE_FILES / filename)
                 write_sha256sums(SHA256SUMS, self.sums)
                 page.write_files(FILES_PAGE, self.sums)
                 if not self.quiet:
@@ -115,11 +128,11 @@ class ReleaseFiles:
         the API alone: the redirect to the storage host is followed without it.
         """
 
-        def fetch(http: requests.Session, target: Path) -> str:
+        def fetch(download: Download, target: Path) -> str:
             size = asset.size or None
             try:
                 try:
-                    return net.download(http, asset.url, target, asset.sha256, size, netrc=False)
+                    return download(asset.url, target, asset.sha256, size, netrc=False)
                 except NotFound:
                     token = self.settings.token_for(asset.api_url) if asset.api_url else None
                     if token is None:
@@ -132,7 +145,7 @@ class ReleaseFiles:
                         "Authorization": f"Bearer {token}",
                         "Accept": "application/octet-stream",
                     }
-                    return net.download(http, asset.api_url, target, asset.sha256, size, headers)
+                    return download(asset.api_url, target, asset.sha256, size, headers)
             except UserError as exc:
                 raise UserError(
                     f"release file of {asset.repo} {asset.tag}: {exc}; nothing was kept. Run "
@@ -146,9 +159,9 @@ class ReleaseFiles:
     def _recorded_fetcher(self, url: str, filename: str, hashes: set[str], lock: Path) -> Fetcher:
         """Download a file a lock records; its sha256 must be one the lock pins."""
 
-        def fetch(http: requests.Session, target: Path) -> str:
+        def fetch(download: Download, target: Path) -> str:
             try:
-                digest = net.download(http, url, target, netrc=False)
+                digest = download(url, target, netrc=False)
             except NotFound:
                 raise UserError(
                     f"{mask_url(url)} answered 404: if the repository is private, run "

@@ -4,22 +4,26 @@
 MODEL_INDEX_URL is set, the ``index.json`` of a site `make index` published, with no API request
 at all. It keeps the assets pip can install, one repository per package name (MODEL_OWNERS),
 writes the manifest (build/model-assets.json) and has the cache re-render the links page.
+
+The network modules (github, net, and requests, which takes 0.1 s to import) are imported only
+where a listing is read, so a run that reads the manifest alone never pays for them.
 """
 
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
-import requests
 from packaging.version import Version
 
-from . import net
 from .assets import SHA256_HEX, Asset, linkable, one_owner_each, read_manifest, write_manifest
 from .cache import ReleaseFiles
 from .errors import UserError, mask_url
-from .github import GitHubAPI, fetch_releases, release_assets, releases_by_tag
 from .requirements import wanted
 from .settings import API_CACHE, LOCK, MANIFEST, SOURCES, Repo, Settings
+
+if TYPE_CHECKING:
+    from .github import GitHubAPI
 
 
 def refresh(settings: Settings, quiet: bool = False) -> list[Asset]:
@@ -46,6 +50,8 @@ def listed(settings: Settings) -> list[Asset]:
 
 def api_assets(settings: Settings, quiet: bool) -> list[Asset]:
     """The release files of every repository of MODEL_REPOS, through the GitHub API."""
+    from .github import GitHubAPI
+
     names = wanted([*SOURCES, LOCK])  # what a requirement names: looked up past the cap
     apis: dict[tuple[str, str], GitHubAPI] = {}
     assets: list[Asset] = []
@@ -65,6 +71,8 @@ def api_assets(settings: Settings, quiet: bool) -> list[Asset]:
 
 def repo_assets(api: GitHubAPI, repo: Repo, pre: bool, names: dict, quiet: bool) -> list[Asset]:
     """The assets to link from ``repo``; prints its summary line unless ``quiet``."""
+    from .github import fetch_releases, release_assets, releases_by_tag
+
     requests_before, cached_before = api.requests, api.not_modified
     releases, capped = fetch_releases(api, repo.name)
     older = releases_by_tag(api, repo.name, releases, names) if capped else []
@@ -91,6 +99,10 @@ def index_assets(index_url: str, pre: bool) -> list[Asset]:
     """The release files a published index lists (``{index_url}/index.json``, written by
     `make index`), each checked like an API asset: its name, its URL's file name, its sha256.
     The index's hashes become the release hashes: the index is a root of trust (SECURITY.md)."""
+    import requests
+
+    from . import net
+
     url = f"{index_url}/index.json"
     try:
         with net.session() as http:

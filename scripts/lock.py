@@ -30,7 +30,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 from packaging.version import Version
 
-from . import backend, checks, hashes, listing
+from . import backend, checks, listing
 from .assets import (
     Asset,
     Index,
@@ -339,6 +339,8 @@ class Compile:
         }
         missing = {name: version for name, version in pins.items() if name not in found}
         if missing:
+            from . import hashes  # the network modules, only when the sources are asked
+
             indexes, links = backend.sources(self.settings, RESOLVER_PAGE)
             found |= hashes.pinned_hashes(missing, indexes, links)
         atomic_write_text(self.output, set_hashes(text, found))
