@@ -1,9 +1,11 @@
 """Benchmark the template with each backend against plain pip-tools and plain uv (not a test).
 
-Prints a Markdown table of wall times and GETs of the model wheel, and with ``--write`` puts it
-in BENCHMARKS.md. Run it from the template's root with the tools environment:
+Prints a Markdown table of wall times (the median of ``--repeat`` runs, the kinds taking turns,
+since a cold run's downloads from the index vary from run to run) and GETs of the model wheel,
+and with ``--write`` puts it in BENCHMARKS.md. Run it from the template's root with the tools
+environment:
 
-    .tools/bin/python benchmarks/bench_backends.py [--write]
+    .tools/bin/python benchmarks/bench_backends.py [--repeat N] [--write]
 
 The world is the end-to-end tests' (selftests/e2e.py: a loopback stand-in of GitHub serving
 releases 3.7.1 and 3.8.0 of en_core_web_sm), but every other package comes from a real index
@@ -131,15 +133,31 @@ def table(results: dict[str, dict[str, tuple[float, int]]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def median_of(runs: list[dict[str, tuple[float, int]]]) -> dict[str, tuple[float, int]]:
+    """Each flow's median time over ``runs`` (its GETs are the same in every run)."""
+    return {
+        flow: (statistics.median(run[flow][0] for run in runs), max(run[flow][1] for run in runs))
+        for flow in FLOWS
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--write", action="store_true", help="put the table in BENCHMARKS.md")
+    parser.add_argument(
+        "--repeat", type=int, default=3, metavar="N",
+        help="run every kind N times, in turn, and show the medians (default 3)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    runs: dict[str, list[dict[str, tuple[float, int]]]] = {kind: [] for kind in KINDS}
     with tempfile.TemporaryDirectory() as tmp:
-        base = Path(tmp)
-        rendered = render_template(base / "rendered")
-        results = {kind: measure(kind, base, rendered) for kind in KINDS}
-    text = table(results)
+        rendered = render_template(Path(tmp) / "rendered")
+        for repeat in range(args.repeat):
+            base = Path(tmp) / f"run-{repeat}"
+            base.mkdir()
+            for kind in KINDS:
+                runs[kind].append(measure(kind, base, rendered))
+    text = table({kind: median_of(runs[kind]) for kind in KINDS})
     print(text, end="")
     if args.write:
         path = ROOT / "BENCHMARKS.md"

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from . import net
 from .assets import parse_filename, url_filename
 from .errors import UserError, mask_url
 from .files import atomic_write_text, sha256_file
@@ -97,6 +96,10 @@ def read_raw() -> list[WheelURL]:
 
 def fetch_all(wheels: list[WheelURL], quiet: bool) -> None:
     """Download what is missing; on any failure remove what this run added, then re-raise."""
+    if not wheels:
+        return
+    from . import net  # requests takes 0.1 s to import: only when there are URLs
+
     added: list[Path] = []
     try:
         with net.session() as http:

@@ -62,11 +62,11 @@ def test_a_user_error_is_one_line_per_problem_and_exit_1(tmp_path: Path) -> None
     assert result.stderr == "error: requirements.in is missing: this is not a template checkout?\n"
 
 
-@pytest.mark.parametrize("module", ["scripts.lock", "scripts.install"])
+@pytest.mark.parametrize("module", ["scripts.lock", "scripts.install", "scripts.wheels"])
 def test_a_run_that_needs_no_network_imports_no_network_library(module: str) -> None:
-    """An edit's compile, an install from the cache and `compile --dev` run at every edit: the
-    network modules (requests and urllib3, 0.1 s of a 0.2 s start) wait until a file or a
-    listing is to be fetched."""
+    """An edit's compile, an install from the cache and `compile --dev` run at every edit, and
+    `wheels` at a first install, mostly with no URL: the network modules (requests and urllib3,
+    0.1 s of a 0.2 s start) wait until a file or a listing is to be fetched."""
     code = f"import sys, {module}; print(sorted(m for m in sys.modules if m in NET))"
     result = subprocess.run(
         [sys.executable, "-c", f"NET = {{'requests', 'urllib3'}}\n{code}"],
