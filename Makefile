@@ -132,7 +132,9 @@ lock: | $(LINKS) $(TOOLS_VENV)/.installed
 	$(if $(wildcard requirements-dev.in),$(RUN) compile --dev)
 
 # The test tools' lock, layered on requirements.txt (requirements-dev.in starts with
-# `-c requirements.txt`, so a package in both has one version); `make test` adds it.
+# `-c requirements.txt`, so a package in both has one version); `make test` adds it. When an
+# edit changed no pin the two share, the compile of requirements.txt finds it up to date and
+# marks it so, and this does not run.
 requirements-dev.txt: requirements-dev.in requirements.txt | $(TOOLS_VENV)/.installed
 	$(RUN) compile --dev
 

@@ -470,11 +470,7 @@ def make(settings: Settings, dev: bool, upgrade: bool, quiet: bool = False) -> N
     if not REQUIREMENTS_IN.is_file():
         raise UserError(f"{REQUIREMENTS_IN} is missing: this is not a template checkout?")
     lock, sources = (DEV_LOCK, DEV_SOURCES) if dev else (LOCK, SOURCES)
-    if not upgrade and up_to_date(lock, sources, None if dev else settings.pre):
-        if any(path.is_file() and path.stat().st_mtime > lock.stat().st_mtime for path in sources):
-            os.utime(lock)  # newer than its inputs again, so make is satisfied too
-        if not quiet:
-            print(f"compile: {lock} is up to date with its inputs")
+    if not upgrade and still_up_to_date(lock, sources, None if dev else settings.pre, quiet):
         return
     with scratch_copy(lock) as temp:
         Compile(settings, temp, dev, upgrade).run()
@@ -482,6 +478,20 @@ def make(settings: Settings, dev: bool, upgrade: bool, quiet: bool = False) -> N
         os.replace(temp, lock)
     if not quiet:
         print(f"compile: wrote {lock}")
+    if not dev and DEV_LOCK.is_file():  # found here, make starts no `compile --dev` to see it
+        still_up_to_date(DEV_LOCK, DEV_SOURCES, None, quiet)
+
+
+def still_up_to_date(lock: Path, sources: Sequence[Path], pre: bool | None, quiet: bool) -> bool:
+    """``up_to_date``, and when it is, ``lock`` made newer than its inputs again, so that make is
+    satisfied too."""
+    if not up_to_date(lock, sources, pre):
+        return False
+    if any(path.is_file() and path.stat().st_mtime > lock.stat().st_mtime for path in sources):
+        os.utime(lock)
+    if not quiet:
+        print(f"compile: {lock} is up to date with its inputs")
+    return True
 
 
 def content(text: str) -> list[tuple[str, str, tuple[str, ...]]]:

@@ -53,8 +53,9 @@ MADE_BY_MAKE = {".git", ".tools", ".venv", "node_modules", "__pycache__", ".pyte
 def copy_template(dest: Path) -> Path:
     """Copy the template's checkout to ``dest`` as a plain folder of its files, as "Use this
     template" or a download gives them: the working tree (uncommitted work included) without
-    .git and what `make` made (build/ keeps its placeholder). Nothing here asks git, which a CI
-    machine's checkout may refuse ("dubious ownership") or be cloned too shallow for."""
+    .git and what `make` made (build/ keeps its placeholder). Nothing here asks git: copier's
+    handling of a local git checkout failed on a CI machine's clone, and git refuses to read a
+    checkout another user owns ("dubious ownership")."""
 
     def made_by_make(folder: str, names: list[str]) -> set[str]:
         if Path(folder) == ROOT / "build":

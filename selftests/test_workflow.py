@@ -108,8 +108,10 @@ def test_editing_requirements_in_fetches_no_model_again(project: Project) -> Non
 
     assert "smalldep==1.0" in project.read("requirements.txt")
     assert project.github.downloads(WHEEL_380) == 1  # still the one GET of the first install
-    # The test tools' lock shares no pin with what changed: it is not compiled again.
+    # The test tools' lock shares no pin with what changed: it is not compiled again, and the
+    # compile of requirements.txt found that, so make started no second compile to see it.
     assert "requirements-dev.txt is up to date with its inputs" in result.stdout
+    assert "compile --dev" not in result.stdout
     assert project.read("requirements-dev.txt") == dev_lock
     # A package both locks pin: the test tools' lock is compiled again, and stays consistent.
     project.write("requirements.in", project.read("requirements.in") + "pluggy\n")
