@@ -98,7 +98,7 @@ def compile_lock(settings: Settings, args: argparse.Namespace) -> int:
     """Make requirements.txt (or requirements-dev.txt) when its inputs changed."""
     from . import backend
 
-    backend.read_pip_config()  # every compile reads the user's sources: started first
+    backend.read_pip_config()  # a compile hands uv, or its hash lookup, the user's sources
     from . import lock
 
     if args.check:
