@@ -27,6 +27,7 @@ _HASH = re.compile(r"--hash[= ]sha256:([0-9a-fA-F]{64})\b")
 PIN_LINE = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")  # a lock's `name==version \`
 RELEASE_LINE = re.compile(r"^    # release: (\S+)$")  # a lock's record of a release file's URL
 SEAL = "# lock sha256: "  # the digest of the rest of the lock, recorded when make wrote it
+_COMMENT = re.compile(r"(?:^|\s)#")  # a comment starts a line or follows white space
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def read_lines_of(text: str) -> list[Line]:
     pending: list[str] = []
     start = 0
     for number, raw in enumerate(text.splitlines(), start=1):
-        content = re.split(r"(?:^|\s)#", raw, maxsplit=1)[0].rstrip()
+        content = _COMMENT.split(raw, maxsplit=1)[0].rstrip() if "#" in raw else raw.rstrip()
         if not pending:
             start = number
         if content.endswith("\\"):
