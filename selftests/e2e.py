@@ -60,7 +60,8 @@ def copy_template(dest: Path) -> Path:
     def made_by_make(folder: str, names: list[str]) -> set[str]:
         if Path(folder) == ROOT / "build":
             return {name for name in names if name != ".gitkeep"}
-        return {name for name in names if name in MADE_BY_MAKE}
+        special = {n for n in names if not (Path(folder, n).is_file() or Path(folder, n).is_dir())}
+        return {name for name in names if name in MADE_BY_MAKE} | special  # a socket, a FIFO
 
     shutil.copytree(ROOT, dest, ignore=made_by_make, symlinks=True)
     return dest
