@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .assets import parse_filename, url_filename
+from .cache import downloader
 from .errors import UserError, mask_url
 from .files import atomic_write_text, sha256_file
 from .settings import MODEL_IN, MODEL_RAW, WHEELS
@@ -97,12 +98,10 @@ def read_raw() -> list[WheelURL]:
 def fetch_all(wheels: list[WheelURL], quiet: bool) -> None:
     """Download what is missing; on any failure remove what this run added, then re-raise."""
     if not wheels:
-        return
-    from . import net  # requests takes 0.1 s to import: only when there are URLs
-
+        return  # and so no network module is imported (downloader())
     added: list[Path] = []
     try:
-        with net.session() as http:
+        with downloader() as download:
             for wheel in wheels:
                 target = WHEELS / wheel.filename
                 if target.is_file() and (
@@ -112,7 +111,7 @@ def fetch_all(wheels: list[WheelURL], quiet: bool) -> None:
                         print(f"wheels: {wheel.filename} already in {WHEELS}")
                     continue
                 try:
-                    net.download(http, wheel.url, target, wheel.sha256)
+                    download(wheel.url, target, wheel.sha256)
                 except UserError as exc:
                     raise UserError(
                         f"{MODEL_RAW}:{wheel.line}: {exc}; check the URL, its #sha256 and its "
