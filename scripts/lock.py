@@ -75,6 +75,11 @@ from .settings import (
 TRIES = 20  # compiles one lock may take before giving up (lower releases, conflicts)
 
 
+def lock_and_sources(dev: bool) -> tuple[Path, tuple[Path, ...]]:
+    """requirements.txt and its inputs, or with ``dev`` requirements-dev.txt and its inputs."""
+    return (DEV_LOCK, DEV_SOURCES) if dev else (LOCK, SOURCES)
+
+
 class CompileFailed(UserError):
     """pip-compile failed; ``conflict`` names the packages of a ResolutionImpossible, ``missing``
     the package no source offered."""
@@ -267,11 +272,11 @@ class Compile:
 
     @property
     def lock(self) -> Path:
-        return DEV_LOCK if self.dev else LOCK
+        return lock_and_sources(self.dev)[0]
 
     @property
     def sources(self) -> tuple[Path, ...]:
-        return DEV_SOURCES if self.dev else SOURCES
+        return lock_and_sources(self.dev)[1]
 
     def run(self) -> None:
         """Compile, guard and seal ``output``; raise UserError if it cannot be done."""
@@ -469,7 +474,7 @@ def make(settings: Settings, dev: bool, upgrade: bool, quiet: bool = False) -> N
     with its inputs: compiled into a scratch copy, renamed into place only when it passes."""
     if not REQUIREMENTS_IN.is_file():
         raise UserError(f"{REQUIREMENTS_IN} is missing: this is not a template checkout?")
-    lock, sources = (DEV_LOCK, DEV_SOURCES) if dev else (LOCK, SOURCES)
+    lock, sources = lock_and_sources(dev)
     if not upgrade and still_up_to_date(lock, sources, None if dev else settings.pre, quiet):
         return
     with scratch_copy(lock) as temp:
@@ -479,7 +484,7 @@ def make(settings: Settings, dev: bool, upgrade: bool, quiet: bool = False) -> N
     if not quiet:
         print(f"compile: wrote {lock}")
     if not dev and DEV_LOCK.is_file():  # found here, make starts no `compile --dev` to see it
-        still_up_to_date(DEV_LOCK, DEV_SOURCES, None, quiet)
+        still_up_to_date(*lock_and_sources(dev=True), None, quiet)
 
 
 def still_up_to_date(lock: Path, sources: Sequence[Path], pre: bool | None, quiet: bool) -> bool:
