@@ -483,7 +483,8 @@ def make(settings: Settings, dev: bool, upgrade: bool, quiet: bool = False) -> N
         os.replace(temp, lock)
     if not quiet:
         print(f"compile: wrote {lock}")
-    if not dev and DEV_LOCK.is_file():  # found here, make starts no `compile --dev` to see it
+    # Found here, make starts no `compile --dev` to see it (an upgrade re-pins that one too).
+    if not dev and not upgrade and DEV_LOCK.is_file():
         still_up_to_date(*lock_and_sources(dev=True), None, quiet)
 
 
