@@ -41,7 +41,7 @@ PYTEST_ARGS ?=
 # The package in scripts/ reads these from the environment (scripts/settings.py), so no value
 # (a token, a licence key in a URL) ever appears on a command line that make echoes.
 export MODEL_REPOS MODEL_OWNERS MODEL_INDEX_URL INDEX_PACKAGES GITHUB_API_URL FIND_LINKS PRE PACKAGES \
-  RESOLVER
+  RESOLVER PLATFORMS
 
 TOOLS := $(TOOLS_VENV)/bin
 # Every step is a command of the package in scripts/ (`.tools/bin/python -m scripts --help`).
@@ -120,8 +120,8 @@ wheels: | $(TOOLS_VENV)/.installed
 # will pin (so pip reads them from build/release-files, never twice from GitHub), compiles,
 # guards and verifies. It records a digest of its inputs in requirements.txt and skips the
 # compile while it matches, so file times alone (a fresh clone, a touched file) never cost a
-# compile, nor an API request.
-requirements.txt: requirements.in requirements-model.in | $(TOOLS_VENV)/.installed
+# compile, nor an API request. settings.mk counts for its PLATFORMS, which the digest records.
+requirements.txt: requirements.in requirements-model.in settings.mk | $(TOOLS_VENV)/.installed
 	$(RUN) compile
 
 # `make lock` remakes the locks whatever the file times: after a hand edit that make refused,
@@ -135,7 +135,7 @@ lock: | $(LINKS) $(TOOLS_VENV)/.installed
 # `-c requirements.txt`, so a package in both has one version); `make test` adds it. When an
 # edit changed no pin the two share, the compile of requirements.txt finds it up to date and
 # marks it so, and this does not run.
-requirements-dev.txt: requirements-dev.in requirements.txt | $(TOOLS_VENV)/.installed
+requirements-dev.txt: requirements-dev.in requirements.txt settings.mk | $(TOOLS_VENV)/.installed
 	$(RUN) compile --dev
 
 # The project environment: made when missing, synced when requirements.txt is newer. The

@@ -1,6 +1,10 @@
 # This project's settings, read by the Makefile (and so by the justfile). `copier copy` and
 # `copier update` write this file from your answers; in a plain copy, edit it by hand.
 
+# the platforms every lock must install on (space separated): linux-x86_64 linux-aarch64
+# macos-arm64 macos-x86_64 windows-x86_64, or linux, macos, windows for all of one system's;
+# empty: only the kind of machine that compiles the locks
+PLATFORMS ?= linux macos windows
 # GitHub repositories whose release assets are linked (space separated)
 MODEL_REPOS ?= explosion/spacy-models
 # which repository owns a package that two of them offer: NAME=OWNER/REPO entries (space separated)

@@ -137,6 +137,13 @@ def verify(settings: Settings, args: argparse.Namespace) -> int:
     if problems:
         raise UserError("\n".join(problems))
     print(f"verify: {' and '.join(map(str, locks))} pinned, hashed and free of sources and secrets")
+    if settings.platforms:
+        from . import install, platforms
+
+        problems = platforms.install_problems(settings, [install.exact(path) for path in locks])
+        if problems:
+            raise UserError("\n".join(problems))
+        print(f"verify: they install on {', '.join(settings.platforms)} (every hash checked)")
     return lock.check(settings)
 
 

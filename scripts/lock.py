@@ -23,14 +23,14 @@ import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 from packaging.version import Version
 
-from . import backend, checks, listing
+from . import backend, checks, listing, platforms
 from .assets import (
     Asset,
     Index,
@@ -295,7 +295,9 @@ class Compile:
             assets = listing.listed(self.settings)
             text = self.release_lock(assets)
         pre = None if self.dev else self.settings.pre
-        atomic_write_text(self.output, record_inputs(text, self.sources, pre))
+        atomic_write_text(
+            self.output, record_inputs(text, self.sources, pre, self.settings.platforms)
+        )
         problems = checks.lock_problems(self.output, assets, read_sha256sums(SHA256SUMS))
         if problems:
             raise UserError(
@@ -311,12 +313,13 @@ class Compile:
         their files (hashes.py); only where they say nothing does pip-compile make them."""
         ins = [path for path in inputs if path.is_file() and path.suffix == ".in"]
         ins += [] if self.dev else [RELEASE_INPUT]
+        constraints = () if self.dev else (CONSTRAINTS,)
         for hashed in (False, True):
             command = backend.compile_command(
                 self.settings,
                 self.output,
                 ins,
-                constraints=() if self.dev else (CONSTRAINTS,),
+                constraints=constraints,
                 only_binary=only_binary,
                 upgrade=self.upgrade,
                 packages=self.packages,
@@ -326,7 +329,19 @@ class Compile:
             if failed:
                 raise explain(failed, index, self.sources)
             if hashed or self.settings.resolver == "uv" or self.add_hashes():
-                return
+                break
+        uv = replace(self.settings, resolver="uv")
+
+        def for_platform(output: Path) -> list[str]:
+            """uv's compile of the same inputs (their pins held by platforms.cover)."""
+            return backend.compile_command(
+                uv, output, ins, constraints=constraints, only_binary=only_binary
+            )
+
+        text = platforms.cover(
+            self.settings, self.output.read_text(), for_platform, RESOLVER_PAGE, f"make {self.lock}"
+        )
+        atomic_write_text(self.output, text)
 
     def add_hashes(self) -> bool:
         """Hash every pin of ``output`` that has no hash (not the release packages, whose
@@ -445,10 +460,12 @@ def _all(versions: dict[Version, list[Asset]]) -> list[Asset]:
     return [asset for files in versions.values() for asset in files]
 
 
-def up_to_date(lock: Path, sources: Sequence[Path], pre: bool | None) -> bool:
+def up_to_date(
+    lock: Path, sources: Sequence[Path], pre: bool | None, platforms: Sequence[str]
+) -> bool:
     """True when ``lock`` records the digest of its inputs as they are now, and is sealed."""
     held = read_pins(lock)
-    recorded = f"{inputs_line(sources)}{inputs_digest(sources, pre, held)}\n"
+    recorded = f"{inputs_line(sources)}{inputs_digest(sources, pre, held, platforms)}\n"
     return lock.is_file() and recorded in lock.read_text() and not checks.seal_problems(lock)
 
 
@@ -475,7 +492,8 @@ def make(settings: Settings, dev: bool, upgrade: bool, quiet: bool = False) -> N
     if not REQUIREMENTS_IN.is_file():
         raise UserError(f"{REQUIREMENTS_IN} is missing: this is not a template checkout?")
     lock, sources = lock_and_sources(dev)
-    if not upgrade and still_up_to_date(lock, sources, None if dev else settings.pre, quiet):
+    pre = None if dev else settings.pre
+    if not upgrade and still_up_to_date(lock, sources, pre, settings.platforms, quiet):
         return
     with scratch_copy(lock) as temp:
         Compile(settings, temp, dev, upgrade).run()
@@ -485,13 +503,15 @@ def make(settings: Settings, dev: bool, upgrade: bool, quiet: bool = False) -> N
         print(f"compile: wrote {lock}")
     # Found here, make starts no `compile --dev` to see it (an upgrade re-pins that one too).
     if not dev and not upgrade and DEV_LOCK.is_file():
-        still_up_to_date(*lock_and_sources(dev=True), None, quiet)
+        still_up_to_date(*lock_and_sources(dev=True), None, settings.platforms, quiet)
 
 
-def still_up_to_date(lock: Path, sources: Sequence[Path], pre: bool | None, quiet: bool) -> bool:
+def still_up_to_date(
+    lock: Path, sources: Sequence[Path], pre: bool | None, platforms: Sequence[str], quiet: bool
+) -> bool:
     """``up_to_date``, and when it is, ``lock`` made newer than its inputs again, so that make is
     satisfied too."""
-    if not up_to_date(lock, sources, pre):
+    if not up_to_date(lock, sources, pre, platforms):
         return False
     if any(path.is_file() and path.stat().st_mtime > lock.stat().st_mtime for path in sources):
         os.utime(lock)
@@ -500,11 +520,11 @@ def still_up_to_date(lock: Path, sources: Sequence[Path], pre: bool | None, quie
     return True
 
 
-def content(text: str) -> list[tuple[str, str, tuple[str, ...]]]:
-    """What a lock pins, whichever backend wrote it: each (name, version, hashes), sorted; no
-    header, seal, option, ``# via`` or other comment."""
+def content(text: str) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """What a lock pins, whichever backend wrote it: each (name, version, marker, hashes),
+    sorted; no header, seal, option, ``# via`` or other comment."""
     return sorted(
-        (name, version, tuple(sorted(line.hashes)))
+        (name, version, str(line.requirement().marker or ""), tuple(sorted(line.hashes)))
         for line, name, version in pinned(read_lines_of(text))
     )
 

@@ -205,16 +205,22 @@ def inputs_line(sources: Sequence[Path]) -> str:
 
 
 def inputs_digest(
-    sources: Sequence[Path], pre: bool | None, held: Mapping[str, str] | None = None
+    sources: Sequence[Path],
+    pre: bool | None,
+    held: Mapping[str, str] | None = None,
+    platforms: Sequence[str] = (),
 ) -> str:
     """A sha256 over what a lock is compiled from: its input files, the Python it is compiled
-    with (and so for), and PRE (``None`` for a lock PRE does not touch). A compiled lock among
+    with (and so for), PRE (``None`` for a lock PRE does not touch) and the PLATFORMS it must
+    hold on (none: this machine's only, as before there were any). A compiled lock among
     the sources (requirements.txt, the constraints of requirements-dev.txt) counts only by its
     pins of the names ``held`` (the pins of the lock being made): a pin of another name cannot
     change that lock, so adding a package to requirements.in does not recompile the test tools'."""
     text = f"PYTHON={sys.version_info.major}.{sys.version_info.minor}\n"
     if pre is not None:
         text += f"PRE={'1' if pre else ''}\n"
+    if platforms:
+        text += f"PLATFORMS={' '.join(platforms)}\n"
     digest = hashlib.sha256(text.encode())
     for path in sources:
         if path.suffix == ".txt" and held is not None:
@@ -229,14 +235,16 @@ def inputs_digest(
     return digest.hexdigest()
 
 
-def record_inputs(text: str, sources: Sequence[Path], pre: bool | None) -> str:
+def record_inputs(
+    text: str, sources: Sequence[Path], pre: bool | None, platforms: Sequence[str] = ()
+) -> str:
     """Put the inputs' digest at the end of a compiled lock's header (its first comment lines),
     then seal it: a later hand edit shows."""
     lines = text.splitlines(keepends=True)
     end = next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))
     body = "".join(lines[end:]).lstrip("\n")
     held = {name: version for _, name, version in pinned(read_lines_of(text))}
-    recorded = f"{inputs_line(sources)}{inputs_digest(sources, pre, held)}\n"
+    recorded = f"{inputs_line(sources)}{inputs_digest(sources, pre, held, platforms)}\n"
     return seal("".join(lines[:end]) + recorded + "\n" + body)
 
 

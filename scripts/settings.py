@@ -50,6 +50,16 @@ BEFORE_UPGRADE = BUILD / "requirements-before.txt"
 UPGRADE_REPORT = BUILD / "upgrade-report.md"
 
 DEFAULT_REPOS = ("explosion/spacy-models",)
+# The platforms a lock can be made to hold on (PLATFORMS): each with the target uv resolves and
+# installs for, and the environment markers that pick it out (PEP 508).
+PLATFORM_TARGETS = {
+    "linux-x86_64": ("x86_64-unknown-linux-gnu", "sys_platform == 'linux'", "x86_64"),
+    "linux-aarch64": ("aarch64-unknown-linux-gnu", "sys_platform == 'linux'", "aarch64"),
+    "macos-arm64": ("aarch64-apple-darwin", "sys_platform == 'darwin'", "arm64"),
+    "macos-x86_64": ("x86_64-apple-darwin", "sys_platform == 'darwin'", "x86_64"),
+    "windows-x86_64": ("x86_64-pc-windows-msvc", "sys_platform == 'win32'", "AMD64"),
+}
+DEFAULT_PLATFORMS = "linux macos windows"
 DEFAULT_API_URL = "https://api.github.com"
 # OWNER/NAME as GitHub allows them.
 REPO_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
@@ -115,6 +125,21 @@ def api_url_setting(value: str) -> str:
     return url
 
 
+def platforms_setting(value: str) -> tuple[str, ...]:
+    """PLATFORMS: platform names (``linux`` stands for every Linux of PLATFORM_TARGETS, and so
+    on), expanded, checked and in the table's order; empty for this machine only."""
+    named: set[str] = set()
+    for entry in value.split():
+        found = {n for n in PLATFORM_TARGETS if n == entry or n.split("-")[0] == entry}
+        if not found:
+            raise UserError(
+                f"{entry!r} in PLATFORMS is not a platform: use {', '.join(PLATFORM_TARGETS)}, "
+                "or linux, macos and windows for all of one system's (settings.mk)"
+            )
+        named |= found
+    return tuple(name for name in PLATFORM_TARGETS if name in named)
+
+
 def owners_setting(value: str) -> dict[str, str]:
     """MODEL_OWNERS: ``NAME=REPOSITORY`` entries, as {name: repository}."""
     owners: dict[str, str] = {}
@@ -137,6 +162,7 @@ class Settings:
     pre: bool  # PRE=1: releases marked prerelease too
     packages: tuple[str, ...]  # PACKAGES: what `make upgrade` re-pins (default: all)
     resolver: str  # RESOLVER: pip-tools (the default) or uv
+    platforms: tuple[str, ...]  # PLATFORMS, expanded: where every lock must install (or here)
     # May hold credentials: kept out of the repr, never printed or written.
     find_links: tuple[str, ...] = field(repr=False)  # FIND_LINKS, then the user's PIP_FIND_LINKS
     tokens: dict[str, str] = field(repr=False)  # GITHUB_TOKEN and GITHUB_TOKEN_<HOST>
@@ -157,6 +183,7 @@ class Settings:
             pre=bool(environ.get("PRE", "").strip()),
             packages=tuple(environ.get("PACKAGES", "").split()),
             resolver=resolver,
+            platforms=platforms_setting(environ.get("PLATFORMS", DEFAULT_PLATFORMS)),
             find_links=tuple(
                 environ.get("FIND_LINKS", "").split() + environ.get("PIP_FIND_LINKS", "").split()
             ),

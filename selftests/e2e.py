@@ -34,7 +34,7 @@ WHEEL_371 = "en_core_web_sm-3.7.1-py3-none-any.whl"
 # Only the tests' own settings reach a project: this machine's pip, GitHub and make settings
 # would change what it resolves.
 MINE = ("PIP_", "UV_", "GITHUB_", "MAKE", "FIND_LINKS", "MODEL_REPOS", "PRE", "PACKAGES",
-        "PYTEST_", "RESOLVER")  # fmt: skip
+        "PYTEST_", "RESOLVER", "PLATFORMS")  # fmt: skip
 
 
 # git with its own identity and none of this machine's config, for the commits a user makes.

