@@ -140,7 +140,8 @@ def verify(settings: Settings, args: argparse.Namespace) -> int:
     if settings.platforms:
         from . import install, platforms
 
-        problems = platforms.install_problems(settings, [install.exact(path) for path in locks])
+        exact = [install.exact(path) for path in locks]
+        problems = platforms.install_problems(settings, exact, locks)
         if problems:
             raise UserError("\n".join(problems))
         print(f"verify: they install on {', '.join(settings.platforms)} (every hash checked)")

@@ -226,11 +226,11 @@ def resolution_failure(output: str) -> str:
     return " ".join(text.split())[:400].rstrip(".") or "uv failed"
 
 
-def install_problems(settings: Settings, locks: Sequence[Path]) -> list[str]:
+def install_problems(settings: Settings, locks: Sequence[Path], named: Sequence[Path]) -> list[str]:
     """One problem for each platform of PLATFORMS that ``locks`` do not install on: a real
     install of that platform's files into an empty folder, every hash required, nothing built
-    or run. (Give uv locks whose release packages are direct references to their files, as
-    install.exact makes them: ``==3.8.0`` alone would also take a ``3.8.0+local``.)"""
+    or run. ``locks`` are the copies of the locks ``named`` whose release packages are direct
+    references to their files (install.exact): ``==3.8.0`` alone would take a ``3.8.0+local``."""
     uv = replace(settings, resolver="uv")
     problems = []
     BUILD.mkdir(exist_ok=True)
@@ -247,25 +247,23 @@ def install_problems(settings: Settings, locks: Sequence[Path]) -> list[str]:
                 command, env=backend.environment(uv), capture_output=True, text=True, check=False
             )
         if result.returncode != 0:
-            problems.append(platform_failure(name, locks, result.stderr + result.stdout))
+            problems.append(platform_failure(name, named, result.stderr + result.stdout))
     return problems
 
 
 def platform_failure(name: str, locks: Sequence[Path], output: str) -> str:
     """One line for a lock that does not install on platform ``name``, naming the package."""
-    output = mask_url(output)
-    files = " and ".join(map(str, locks))
-    if found := re.search(r"no trusted hash was provided for: (.+)", output):
-        what = f"it needs {found[1].replace('`', '').strip()}, which the lock does not pin"
-    elif found := re.search(r"Hash mismatch for `([^`]+)`", output):
+    flat = " ".join(mask_url(output).split())  # uv wraps its lines to the terminal's width
+    if found := re.search(r"no trusted hash was provided for: ((?:`[^`]+`(?:, )?)+)", flat):
+        what = f"it needs {found[1].replace('`', '')}, which the lock does not pin"
+    elif found := re.search(r"Hash mismatch for `([^`]+)`", flat):
         what = f"the file of {found[1]} there has a hash the lock does not list"
-    elif found := re.search(r"(?:Distribution|package) `?([\w.-]+==[\w.+!-]+)`? .*?(?:no|not)"
-                            r" .*?(?:wheel|platform)[^\n]*", output):  # fmt: skip
-        what = f"{found[1]} has no file for it ({found[0].strip()[:200]})"
+    elif found := re.search(r"Because (\S+) has no wheels with a matching platform tag", flat):
+        what = f"{found[1]} has no wheel for it, and nothing is built to check a lock"
     else:
-        lines = [line.strip() for line in output.splitlines() if line.strip()]
-        what = " | ".join(lines)[:300] or "uv failed"
+        what = flat.removeprefix("error: ")[:300] or "uv failed"
     return (
-        f"{files} do not install on {name} (PLATFORMS): {what}. Run `make lock` to lock for "
-        f"every platform of PLATFORMS, or take {name} out of PLATFORMS in settings.mk"
+        f"{' and '.join(map(str, locks))} do not install on {name} (PLATFORMS): {what}. Run "
+        f"`make lock` to lock for every platform of PLATFORMS, or take {name} out of PLATFORMS "
+        "in settings.mk"
     )

@@ -30,11 +30,13 @@ def make_wheel(
     payload: bytes = b"",
     code: str = "",
     requires_python: str = "",
+    tag: str = "py3-none-any",
 ) -> Path:
-    """Write ``{name}-{version}-py3-none-any.whl`` into ``directory`` and return its path.
+    """Write ``{name}-{version}-{tag}.whl`` into ``directory`` and return its path.
 
     ``payload`` adds a data file, to make a wheel bigger or to change its hash; ``code`` is
-    added to the module after its ``VERSION``.
+    added to the module after its ``VERSION``; a ``tag`` other than py3-none-any makes a
+    platform's wheel (``cp311-cp311-win_amd64``), its module unchanged.
     """
     module = name.replace("-", "_").lower()
     dist_info = f"{module}-{version}.dist-info"
@@ -49,8 +51,9 @@ def make_wheel(
         f"{module}/__init__.py": f'VERSION = "{version}"\n{code}'.encode(),
         f"{dist_info}/METADATA": ("\n".join(metadata) + "\n").encode(),
         f"{dist_info}/WHEEL": (
-            b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-        ),
+            "Wheel-Version: 1.0\nGenerator: tests\n"
+            f"Root-Is-Purelib: {'true' if tag == 'py3-none-any' else 'false'}\nTag: {tag}\n"
+        ).encode(),
     }
     if payload:
         files[f"{module}/payload.bin"] = payload
@@ -59,7 +62,7 @@ def make_wheel(
     files[f"{dist_info}/RECORD"] = ("\n".join(record) + "\n").encode()
 
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{module}-{version}-py3-none-any.whl"
+    path = directory / f"{module}-{version}-{tag}.whl"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for name_in_zip, data in files.items():
             info = zipfile.ZipInfo(name_in_zip, date_time=(2020, 1, 1, 0, 0, 0))
