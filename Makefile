@@ -189,12 +189,14 @@ upgrade: | $(TOOLS_VENV)/.installed
 	$(RUN) compile --dev --upgrade
 	$(MAKE) --no-print-directory install
 	$(RUN) report build/requirements-before.txt requirements.txt
-	if [ -f requirements-deploy.txt ]; then $(MAKE) --no-print-directory export; fi
+	if [ -f requirements-deploy.txt ] || [ -f pylock.toml ]; then \
+	  $(MAKE) --no-print-directory export; fi
 	$(MAKE) --no-print-directory test
 
-# The lock for deployment: the same pins and hashes, each model a direct reference to its release
-# file's URL, so plain `pip install --require-hashes -r requirements-deploy.txt` works anywhere.
-.PHONY: export  ## write requirements-deploy.txt, the lock plain pip installs anywhere
+# The locks for deployment: the same pins and hashes, each model its release file's URL, so
+# plain `pip install --require-hashes -r requirements-deploy.txt` works anywhere, and so does
+# `pip install -r pylock.toml` (the standard lock, PEP 751: every platform of PLATFORMS).
+.PHONY: export  ## write requirements-deploy.txt and pylock.toml, the locks plain pip installs
 export: requirements.txt | $(TOOLS_VENV)/.installed
 	$(RUN) export
 

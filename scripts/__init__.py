@@ -17,5 +17,5 @@ Modules, each with one job; each imports only those above it:
 * hashes: the hashes of pinned files, from what their sources say
 * checks: the offline checks of inputs and locks
 * lock: compiling the locks (the release-package guard)
-* install, wheels, deploy, publish, report: the other steps
+* install, wheels, deploy, pylock, publish, report: the other steps
 """

@@ -145,14 +145,21 @@ def verify(settings: Settings, args: argparse.Namespace) -> int:
         if problems:
             raise UserError("\n".join(problems))
         print(f"verify: they install on {', '.join(settings.platforms)} (every hash checked)")
+    from . import pylock
+
+    if problems := pylock.problems(settings):
+        raise UserError("\n".join(problems))
+    if pylock.PYLOCK.is_file():
+        print(f"verify: {pylock.PYLOCK} says what {LOCK} says on every platform")
     return lock.check(settings)
 
 
 def export(settings: Settings, args: argparse.Namespace) -> int:
-    """Write requirements-deploy.txt: the lock plain pip installs anywhere."""
-    from . import deploy
+    """Write requirements-deploy.txt and pylock.toml: the locks plain pip installs anywhere."""
+    from . import deploy, pylock
 
     deploy.export()
+    pylock.export(settings)
     return 0
 
 

@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
@@ -27,7 +28,13 @@ from .settings import BUILD
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 
-File = tuple[str, str | None]  # (URL or path, its sha256 when the source gives it)
+
+class File(NamedTuple):
+    """A file a source lists: its URL or path, and its sha256 and size where the source says."""
+
+    url: str
+    sha256: str | None
+    size: int | None = None
 
 
 class Anchors(HTMLParser):
@@ -51,15 +58,19 @@ def from_page(text: str, base: str) -> list[File]:
     for href in parser.hrefs:
         url, _, fragment = urljoin(base, href).partition("#")
         name, _, value = fragment.partition("=")
-        files.append((url, value.lower() if name == "sha256" and value else None))
+        files.append(File(url, value.lower() if name == "sha256" and value else None))
     return files
 
 
 def from_json(data: object, base: str) -> list[File]:
-    """The files of a PEP 691 project page at ``base``, with their hashes."""
+    """The files of a PEP 691 project page at ``base``, with their hashes and sizes (PEP 700)."""
     items = data.get("files", []) if isinstance(data, dict) else []
     return [
-        (urljoin(base, str(item["url"])), (item.get("hashes") or {}).get("sha256"))
+        File(
+            urljoin(base, str(item["url"])),
+            (item.get("hashes") or {}).get("sha256"),
+            item["size"] if isinstance(item.get("size"), int) else None,
+        )
         for item in items
         if isinstance(item, dict) and "url" in item
     ]
@@ -80,7 +91,7 @@ def read(http: requests.Session, location: str) -> list[File]:
         if path.is_dir():
             index = path / "index.html"
             if not index.is_file():
-                return [(str(child), None) for child in sorted(path.iterdir())]
+                return [File(str(child), None) for child in sorted(path.iterdir())]
             path = index
         if not path.is_file():
             return []
@@ -101,7 +112,7 @@ def read(http: requests.Session, location: str) -> list[File]:
 
 def hash_of(http: requests.Session, file: File) -> str:
     """The sha256 of a file: as its source gives it, else read (local) or downloaded."""
-    url, sha256 = file
+    url, sha256 = file.url, file.sha256
     if sha256 and re.fullmatch(r"[0-9a-f]{64}", sha256):
         return sha256
     path = local_path(url)
@@ -117,20 +128,28 @@ def version_of(url: str) -> tuple[str, Version] | None:
     return (parsed[0], Version(parsed[1])) if parsed else None
 
 
-def pinned_hashes(
+def pinned_files(
     pins: Mapping[str, str], indexes: Iterable[str], find_links: Iterable[str]
-) -> dict[str, set[str]]:
-    """{name: the sha256 of every file of its pinned version} for each of ``pins`` ({canonical
-    name: version}) any source lists; a name none lists is left out."""
+) -> dict[str, list[File]]:
+    """{name: every file of its pinned version the sources list} for each of ``pins``
+    ({canonical name: version}); a name none lists is left out."""
     wanted = {name: Version(version) for name, version in pins.items()}
-    found: dict[str, set[str]] = {}
+    found: dict[str, list[File]] = {}
     with net.session() as http:
         listed: list[File] = [file for location in find_links for file in read(http, location)]
         for name in sorted(wanted):
             files = listed + [
                 file for index in indexes for file in read(http, f"{index.rstrip('/')}/{name}/")
             ]
-            for file in files:
-                if version_of(file[0]) == (name, wanted[name]):
-                    found.setdefault(name, set()).add(hash_of(http, file))
-    return found
+            found[name] = [file for file in files if version_of(file.url) == (name, wanted[name])]
+    return {name: files for name, files in found.items() if files}
+
+
+def pinned_hashes(
+    pins: Mapping[str, str], indexes: Iterable[str], find_links: Iterable[str]
+) -> dict[str, set[str]]:
+    """{name: the sha256 of every file of its pinned version} for each of ``pins`` ({canonical
+    name: version}) any source lists; a name none lists is left out."""
+    found = pinned_files(pins, indexes, find_links)
+    with net.session() as http:
+        return {name: {hash_of(http, file) for file in files} for name, files in found.items()}

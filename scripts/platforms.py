@@ -237,12 +237,11 @@ def install_problems(settings: Settings, locks: Sequence[Path], named: Sequence[
     for name in settings.platforms:
         target = PLATFORM_TARGETS[name][0]
         with tempfile.TemporaryDirectory(dir=BUILD, prefix=".platform-check.") as empty:
-            command = [
-                str(backend.UV), "pip", "install", "--quiet", "--no-config", "--no-build",
-                "--require-hashes", "--python-platform", target, "--python-version",
-                PYTHON_VERSION, "--target", empty, "--python", sys.executable,
-                *(arg for lock in locks for arg in ("-r", str(lock))),
-            ]  # fmt: skip
+            command = [str(backend.UV), "pip", "install", "--quiet", "--no-config"]
+            command += ["--no-build", "--require-hashes", "--python-platform", target]
+            command += ["--python-version", PYTHON_VERSION, "--target", empty]
+            command += ["--python", sys.executable]
+            command += [arg for lock in locks for arg in ("-r", str(lock))]
             result = subprocess.run(
                 command, env=backend.environment(uv), capture_output=True, text=True, check=False
             )

@@ -10,6 +10,8 @@ just) targets there.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -19,8 +21,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
+
+from packaging.utils import canonicalize_name
 
 from packages import MODEL_CODE, SPACY_CODE, make_marker_sdist, make_wheel, write_simple_index
 from standin import GitHubStandIn, run_standin
@@ -175,6 +180,56 @@ def private_mirror(log: list[tuple[str, str]]) -> Iterator[str]:
 
     with serving(ThreadingHTTPServer(("127.0.0.4", 0), Handler)) as port:
         yield f"http://127.0.0.4:{port}"
+
+
+@contextmanager
+def http_index(files: list[Path], root: Path) -> Iterator[str]:
+    """A simple index of ``files`` served over HTTP on 127.0.0.3, as a team's package index is:
+    PEP 691 JSON (with each file's size, PEP 700) to a client that asks for it, as PyPI answers
+    pip and uv, else PEP 503 HTML; links relative, with their sha256. Gives its simple/ URL."""
+    pages: dict[str, list[dict[str, Any]]] = {}
+    (root / "files").mkdir(parents=True, exist_ok=True)
+    for path in files:
+        shutil.copyfile(path, root / "files" / path.name)
+        data = path.read_bytes()
+        pages.setdefault(canonicalize_name(path.name.split("-")[0]), []).append(
+            {"filename": path.name, "url": f"../../files/{path.name}", "size": len(data),
+             "hashes": {"sha256": hashlib.sha256(data).hexdigest()}}
+        )  # fmt: skip
+
+    class Handler(SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def do_GET(self) -> None:
+            parts = self.path.split("?")[0].strip("/").split("/")
+            if parts[0] != "simple" or len(parts) != 2:
+                return super().do_GET()
+            found = pages.get(canonicalize_name(parts[1]))
+            if found is None:
+                return self.send_error(404)
+            if "application/vnd.pypi.simple.v1+json" in self.headers.get("Accept", ""):
+                kind = "application/vnd.pypi.simple.v1+json"
+                meta = {"api-version": "1.1"}
+                body = json.dumps({"meta": meta, "name": parts[1], "files": found}).encode()
+            else:
+                kind = "text/html"
+                links = "".join(
+                    f'<a href="{f["url"]}#sha256={f["hashes"]["sha256"]}">{f["filename"]}</a>\n'
+                    for f in found
+                )
+                body = f"<!DOCTYPE html>\n<html><body>\n{links}</body></html>\n".encode()
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    with serving(ThreadingHTTPServer(("127.0.0.3", 0), Handler)) as port:
+        yield f"http://127.0.0.3:{port}/simple/"
 
 
 @contextmanager

@@ -35,7 +35,9 @@ def test_a_find_links_folder_and_a_pep_691_page(tmp_path: Path) -> None:
     base = "https://index.example/simple/other/"
     data = {"files": [{"url": "../../files/other-1.0.tar.gz", "hashes": {"sha256": SAID}}]}
 
-    assert hashes.from_json(data, base) == [("https://index.example/files/other-1.0.tar.gz", SAID)]
+    assert hashes.from_json(data, base) == [
+        ("https://index.example/files/other-1.0.tar.gz", SAID, None)
+    ]
     found = hashes.pinned_hashes({"local-model": "0.3"}, [], [str(tmp_path / "wheels")])
     assert found == {"local-model": {hashlib.sha256(b"m").hexdigest()}}
     assert hashes.pinned_hashes({"absent": "1.0"}, [], [str(tmp_path / "wheels")]) == {}

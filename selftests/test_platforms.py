@@ -9,12 +9,14 @@ folder, every hash required (``--dry-run`` would accept a wrong hash), run by th
 
 from __future__ import annotations
 
+import os
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from e2e import TOOLS, Project
+from e2e import TOOLS, WHEEL_380, Project, http_index
 from packages import make_wheel
 from scripts import platforms
 from scripts.errors import UserError
@@ -173,3 +175,60 @@ def test_an_empty_platforms_list_locks_for_this_machine_and_verify_catches_it(
     project.run("lock", "PLATFORMS=windows")
     assert "colorama==0.4.6 ; sys_platform == 'win32'" in project.read("requirements.txt")
     assert "they install on windows-x86_64" in project.run("verify", "PLATFORMS=windows").stdout
+
+
+def fresh_environment(path: Path) -> Path:
+    """A new virtual environment without pip: its python, for the tools' pip to install into."""
+    subprocess.run([str(TOOLS / "python"), "-m", "venv", "--without-pip", str(path)], check=True)
+    return path / "bin/python"
+
+
+@pytest.mark.e2e
+def test_pylock_toml_installs_with_plain_pip_and_uv_and_refuses_a_wrong_hash(
+    project: Project, tmp_path: Path
+) -> None:
+    publish_platform_packages(project, tmp_path)
+    with http_index(project.index_files, tmp_path / "http-index") as index:
+        project.env["PIP_INDEX_URL"] = index
+        project.run("install")
+        project.run("export")
+        text = project.read("pylock.toml")
+        lock = tomllib.loads(text)
+        assert lock["requires-python"] == "==3.11.*" and len(lock["environments"]) == 5
+        packages = {p["name"]: p for p in lock["packages"]}
+        assert packages["colorama"]["marker"] == 'sys_platform == "win32"'
+        assert len(packages["fastcore"]["wheels"]) == 5
+        model = packages["en-core-web-sm"]["wheels"]
+        assert [w["url"] for w in model] == [
+            f"{project.github.url}/explosion/spacy-models/releases/download/"
+            f"en_core_web_sm-3.8.0/{WHEEL_380}"
+        ]
+        assert all("size" in w for p in packages.values() for w in p["wheels"])
+        assert "file:" not in text and str(tmp_path) not in text
+        assert "they install on" in project.run("verify").stdout
+        assert "pylock.toml says what requirements.txt says" in project.run("verify").stdout
+        # plain pip, no configuration, no links page: the model comes from its release URL
+        clean = {k: v for k, v in project.env.items() if not k.startswith(("PIP_", "UV_"))}
+        clean |= {"PIP_CONFIG_FILE": os.devnull, "PIP_NO_CACHE_DIR": "1"}
+        python = fresh_environment(tmp_path / "plain")
+        pip = [str(TOOLS / "python"), "-m", "pip", "--python", str(python), "install", "-q"]
+        subprocess.run([*pip, "-r", "pylock.toml"], cwd=project.path, env=clean, check=True)
+        loaded = "import en_core_web_sm, fastcore, progress; print(en_core_web_sm.VERSION)"
+        assert subprocess.run([str(python), "-c", loaded], capture_output=True, text=True,
+                              check=True).stdout.strip() == "3.8.0"  # fmt: skip
+        synced = fresh_environment(tmp_path / "uv")
+        uv = [str(TOOLS / "uv"), "pip", "sync", "-q", "--no-config", "--python", str(synced)]
+        subprocess.run([*uv, "pylock.toml"], cwd=project.path, env=clean, check=True)
+        assert subprocess.run([str(synced), "-c", loaded], check=False).returncode == 0
+        # one hash changed, its length kept: plain pip refuses the file in a new environment
+        digest = model[0]["hashes"]["sha256"]
+        project.write("pylock.toml", text.replace(digest, digest[::-1]))
+        pip[4] = str(fresh_environment(tmp_path / "tampered"))
+        refused = subprocess.run(
+            [*pip, "-r", "pylock.toml"], cwd=project.path, env=clean, capture_output=True,
+            text=True, check=False,
+        )  # fmt: skip
+        assert refused.returncode != 0 and "HASHES" in refused.stderr.upper()
+        assert "pylock.toml has files of en-core-web-sm==3.8.0 whose hash" in (
+            project.run("verify", ok=False).stderr
+        )
