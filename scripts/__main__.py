@@ -24,6 +24,9 @@ from .settings import (
     INPUTS,
     LOCK,
     MANIFEST,
+    PLATFORM_TARGETS,
+    TOOLS_IN,
+    TOOLS_LOCK,
     UPGRADE_REPORT,
     Settings,
 )
@@ -188,9 +191,15 @@ def upgrade_report(settings: Settings, args: argparse.Namespace) -> int:
 
 def tools_lock(settings: Settings, args: argparse.Namespace) -> int:
     """Re-pin the template's own tools (requirements-tools.in -> requirements-tools.txt)."""
-    from . import backend
+    from . import backend, platforms
 
     backend.lock_tools(args.upgrade)
+    # make runs on Linux and macOS (WSL on Windows): the tools' lock must install on each.
+    where = replace(settings, platforms=tuple(n for n in PLATFORM_TARGETS if "windows" not in n))
+    fix = f"Pin a version with a wheel for {{name}} in {TOOLS_IN}, then run `make tools-lock`"
+    if problems := platforms.install_problems(where, [TOOLS_LOCK], [TOOLS_LOCK], fix):
+        raise UserError("\n".join(problems))
+    print(f"tools-lock: {TOOLS_LOCK} installs on {', '.join(where.platforms)}")
     return 0
 
 

@@ -226,7 +226,16 @@ def resolution_failure(output: str) -> str:
     return " ".join(text.split())[:400].rstrip(".") or "uv failed"
 
 
-def install_problems(settings: Settings, locks: Sequence[Path], named: Sequence[Path]) -> list[str]:
+# What a lock that does not install on a platform of PLATFORMS needs: {name} is the platform.
+LOCK_FIX = (
+    "Run `make lock` to lock for every platform of PLATFORMS, or take {name} out of PLATFORMS "
+    "in settings.mk"
+)
+
+
+def install_problems(
+    settings: Settings, locks: Sequence[Path], named: Sequence[Path], fix: str = LOCK_FIX
+) -> list[str]:
     """One problem for each platform of PLATFORMS that ``locks`` do not install on: a real
     install of that platform's files into an empty folder, every hash required, nothing built
     or run. ``locks`` are the copies of the locks ``named`` whose release packages are direct
@@ -246,11 +255,11 @@ def install_problems(settings: Settings, locks: Sequence[Path], named: Sequence[
                 command, env=backend.environment(uv), capture_output=True, text=True, check=False
             )
         if result.returncode != 0:
-            problems.append(platform_failure(name, named, result.stderr + result.stdout))
+            problems.append(platform_failure(name, named, result.stderr + result.stdout, fix))
     return problems
 
 
-def platform_failure(name: str, locks: Sequence[Path], output: str) -> str:
+def platform_failure(name: str, locks: Sequence[Path], output: str, fix: str = LOCK_FIX) -> str:
     """One line for a lock that does not install on platform ``name``, naming the package."""
     flat = " ".join(mask_url(output).split())  # uv wraps its lines to the terminal's width
     if found := re.search(r"no trusted hash was provided for: ((?:`[^`]+`(?:, )?)+)", flat):
@@ -261,8 +270,5 @@ def platform_failure(name: str, locks: Sequence[Path], output: str) -> str:
         what = f"{found[1]} has no wheel for it, and nothing is built to check a lock"
     else:
         what = flat.removeprefix("error: ")[:300] or "uv failed"
-    return (
-        f"{' and '.join(map(str, locks))} do not install on {name} (PLATFORMS): {what}. Run "
-        f"`make lock` to lock for every platform of PLATFORMS, or take {name} out of PLATFORMS "
-        "in settings.mk"
-    )
+    files = " and ".join(map(str, locks))
+    return f"{files} do not install on {name} (PLATFORMS): {what}. {fix.format(name=name)}"
