@@ -24,6 +24,7 @@ from .settings import (
     INPUTS,
     LOCK,
     MANIFEST,
+    SBOM,
     UPGRADE_REPORT,
     Settings,
 )
@@ -36,11 +37,12 @@ examples:
   python -m scripts compile --dev          # requirements-dev.txt (the test tools)
   python -m scripts install --python .venv/bin/python requirements.txt
   python -m scripts verify                 # the checks of `make verify`
+  python -m scripts audit                  # the locks' pins against OSV's advisories
   python -m scripts COMMAND --help         # a command's options
 
 Settings come from the environment (make exports them; see `make help`): MODEL_REPOS,
 MODEL_OWNERS, MODEL_INDEX_URL, INDEX_PACKAGES, GITHUB_API_URL, GITHUB_TOKEN,
-GITHUB_TOKEN_<HOST>, FIND_LINKS, PRE, PACKAGES, RESOLVER.
+GITHUB_TOKEN_<HOST>, FIND_LINKS, PRE, PACKAGES, RESOLVER, OSV_URL.
 """
 
 # Each option once (as pip-tools' options.py): name -> (flags, argparse keywords).
@@ -140,6 +142,21 @@ def verify(settings: Settings, args: argparse.Namespace) -> int:
     return lock.check(settings)
 
 
+def audit_locks(settings: Settings, args: argparse.Namespace) -> int:
+    """Check every pin of the locks against OSV's advisories (OSV_URL) with pip-audit."""
+    from . import audit
+
+    return audit.run(settings, default_locks(args.locks))
+
+
+def write_sbom(settings: Settings, args: argparse.Namespace) -> int:
+    """Write build/sbom.cdx.json: a CycloneDX bill of materials of requirements.txt."""
+    from . import sbom
+
+    print(sbom.write(LOCK, SBOM))
+    return 0
+
+
 def export(settings: Settings, args: argparse.Namespace) -> int:
     """Write requirements-deploy.txt: the lock plain pip installs anywhere."""
     from . import deploy
@@ -220,6 +237,8 @@ def parser() -> argparse.ArgumentParser:
     sync_.add_argument("--python", type=Path, required=True, help="the environment's python")
     sync_.add_argument("locks", nargs="+", type=Path, metavar="LOCK", help="the locks to install")
     command("verify", verify, "locks")
+    command("audit", audit_locks, "locks")
+    command("sbom", write_sbom)
     command("export", export)
     index_ = command("index", index, "quiet")
     index_.add_argument(
