@@ -177,12 +177,12 @@ def index(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def upgrade_report(settings: Settings, args: argparse.Namespace) -> int:
-    """Write what changed between two locks as a Markdown table (build/upgrade-report.md)."""
+    """Write what changed between two locks, and its advisories (build/upgrade-report.md)."""
     from . import report
     from .assets import read_manifest
 
     assets = read_manifest(MANIFEST, missing_ok=True)
-    text = report.write(args.before, args.after, assets, args.output)
+    text = report.write(args.before, args.after, assets, args.output, settings.osv_url)
     if not args.quiet:
         print(text, end="")
     return 0

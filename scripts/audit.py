@@ -243,7 +243,7 @@ def run(settings: Settings, locks: Sequence[Path], today: datetime.date | None =
     today = today or datetime.date.today()
     entries = read_allow(AUDIT_ALLOW)
     pins, skipped = collect(locks)
-    findings, unknown = query(pins, settings.osv_url) if pins else ([], [])
+    findings, unknown = query(pins, settings.osv_url)
     names = " and ".join(map(str, locks))
     audited = len(pins) - len(unknown)
     print(f"audit: {audited} pins of {names} audited against OSV ({host(settings.osv_url)})")
