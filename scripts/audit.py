@@ -105,7 +105,8 @@ def collect(locks: Sequence[Path]) -> tuple[list[Pin], list[tuple[Pin, str]]]:
             req = line.requirement(lock)
             pin = line.pin()
             if pin is None:
-                skipped[(canonicalize_name(req.name), str(req.specifier))] = "not pinned with =="
+                version = str(req.specifier) or "(no version)"
+                skipped[(canonicalize_name(req.name), version)] = "not pinned with =="
             elif pin[0] in release:
                 skipped[pin] = "a release package, not on PyPI: OSV has no advisories for it"
             else:

@@ -242,3 +242,14 @@ def test_bad_input_is_one_line(
 
     assert status == 1 and err.startswith(message), err
     assert osv.log == []
+
+
+def test_a_pin_that_is_not_name_version_is_listed_as_not_audited(osv: OSVStandIn, capsys) -> None:
+    """Not what make writes (the checks refuse it), but never reported clean either."""
+    Path("requirements.txt").write_text(LOCK + "tool @ https://wheels.example/tool-1.0.whl\n")
+
+    status, out, _ = audit(capsys)
+
+    assert status == 0
+    assert "audit: not audited: tool (no version) (not pinned with ==)" in out
+    assert "tool" not in str(osv.queried())
