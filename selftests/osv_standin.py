@@ -17,6 +17,7 @@ what reached the advisory service, and what did not.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -81,6 +82,7 @@ class OSVStandIn:
     advisories: list[Advisory] = field(default_factory=list)
     log: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
     url: str = ""  # its query URL, what OSV_URL is set to
+    latency: float = 0.0  # seconds added to each answer (benchmarks: the trip to OSV)
 
     def queried(self) -> set[tuple[str, str]]:
         """(name, version) of every query it answered."""
@@ -118,6 +120,7 @@ def run_osv(host: str = HOST) -> Iterator[OSVStandIn]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             standin.log.append((self.path, dict(self.headers.items()), body))
+            time.sleep(standin.latency)
             status, answer = standin.answer(self.path.split("?")[0], body)
             data = json.dumps(answer).encode()
             self.send_response(status)
