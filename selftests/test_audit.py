@@ -10,12 +10,13 @@ expiry, no credential sent or printed. The end-to-end runs in a copy are in test
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from e2e import private_mirror
+from e2e import ROOT, private_mirror
 from osv_standin import Advisory, OSVStandIn, run_osv
 from scripts.__main__ import main
 
@@ -253,3 +254,21 @@ def test_a_pin_that_is_not_name_version_is_listed_as_not_audited(osv: OSVStandIn
     assert status == 0
     assert "audit: not audited: tool (no version) (not pinned with ==)" in out
     assert "tool" not in str(osv.queried())
+
+
+def test_the_readme_example_entry_is_one_the_audit_takes(osv: OSVStandIn, capsys) -> None:
+    readme = (ROOT / "README.md").read_text()
+    example = readme.split("```toml\n# audit-allow.toml")[1].split("```")[0]
+    Path("audit-allow.toml").write_text("# audit-allow.toml" + example)
+    osv.advisories.append(
+        Advisory("GHSA-9wx4-h78v-vm56", "requests", fixed="2.32.0", aliases=("CVE-2024-35195",))
+    )
+    expires = re.search(r"expires = (\S+)", example)
+
+    status, out, _ = audit(capsys, "requirements.txt")
+
+    assert expires
+    if datetime.date.fromisoformat(expires[1]) >= TODAY:
+        assert status == 0 and f"allowed until {expires[1]} by audit-allow.toml entry 1" in out
+    else:  # the example's date has passed: the entry is read, and allows no more
+        assert status == 1 and f"audit-allow.toml entry 1 expired on {expires[1]}" in out
