@@ -1,5 +1,5 @@
 # The whole workflow, top to bottom in the order it runs:
-#   tools -> links -> wheels -> requirements.txt -> install -> test -> verify -> upgrade
+#   tools -> links -> wheels -> requirements.txt -> install -> test -> verify -> audit -> upgrade
 # `make` alone lists the targets. Every variable below can be set on the command line
 # (`make install PYTHON=python3.11`) or in the environment. Needs GNU make 3.82 or newer and
 # bash (macOS: `brew install make`, then run `gmake`).
@@ -37,11 +37,13 @@ PRE ?=
 PACKAGES ?=
 # extra arguments for pytest in `make test`
 PYTEST_ARGS ?=
+# OSV's query API, which `make audit` asks (or a mirror's); may carry a key, never echoed
+OSV_URL ?= https://api.osv.dev/v1/query
 
 # The package in scripts/ reads these from the environment (scripts/settings.py), so no value
 # (a token, a licence key in a URL) ever appears on a command line that make echoes.
 export MODEL_REPOS MODEL_OWNERS MODEL_INDEX_URL INDEX_PACKAGES GITHUB_API_URL FIND_LINKS PRE PACKAGES \
-  RESOLVER PLATFORMS
+  RESOLVER PLATFORMS OSV_URL
 
 TOOLS := $(TOOLS_VENV)/bin
 # Every step is a command of the package in scripts/ (`.tools/bin/python -m scripts --help`).
@@ -178,6 +180,19 @@ check-requirements: | $(TOOLS_VENV)/.installed
 	@if [ -f requirements.txt ]; then $(MAKE) --no-print-directory $(LINKS) && \
 	  $(RUN) compile --check; \
 	else echo "requirements.txt not made yet: nothing to check"; fi
+
+# Every pin of the locks against OSV's advisories, through pip-audit (names and versions alone are
+# sent); the release packages are listed as not audited. A finding fails it unless
+# audit-allow.toml allows it until a date.
+.PHONY: audit  ## check every pin of the locks against OSV's advisories (audit-allow.toml)
+audit: | $(TOOLS_VENV)/.installed
+	$(RUN) audit
+
+# What ships, for a security team: the pins of requirements.txt as CycloneDX JSON, the same bytes
+# for the same lock.
+.PHONY: sbom  ## write build/sbom.cdx.json: a CycloneDX bill of materials of requirements.txt
+sbom: | $(TOOLS_VENV)/.installed
+	$(RUN) sbom
 
 .PHONY: upgrade  ## refresh links, re-pin to the newest allowed versions, sync, report, test
 upgrade: | $(TOOLS_VENV)/.installed

@@ -90,6 +90,16 @@ verify:
 check-requirements:
     {{ make }} check-requirements
 
+# check every pin of the locks against OSV's advisories (audit-allow.toml)
+[group('check')]
+audit:
+    {{ make }} audit
+
+# write build/sbom.cdx.json: a CycloneDX bill of materials of requirements.txt
+[group('check')]
+sbom:
+    {{ make }} sbom
+
 # write build/index/: a static index of the models' release files, to publish
 [group('lock')]
 index:

@@ -17,5 +17,6 @@ Modules, each with one job; each imports only those above it:
 * hashes: the hashes of pinned files, from what their sources say
 * checks: the offline checks of inputs and locks
 * lock: compiling the locks (the release-package guard)
-* install, wheels, deploy, pylock, publish, report: the other steps
+* audit: the locks' pins against OSV's advisories (pip-audit), and the allow-list
+* install, wheels, deploy, pylock, publish, sbom, report: the other steps
 """

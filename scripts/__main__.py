@@ -25,6 +25,7 @@ from .settings import (
     LOCK,
     MANIFEST,
     PLATFORM_TARGETS,
+    SBOM,
     TOOLS_IN,
     TOOLS_LOCK,
     UPGRADE_REPORT,
@@ -39,11 +40,12 @@ examples:
   python -m scripts compile --dev          # requirements-dev.txt (the test tools)
   python -m scripts install --python .venv/bin/python requirements.txt
   python -m scripts verify                 # the checks of `make verify`
+  python -m scripts audit                  # the locks' pins against OSV's advisories
   python -m scripts COMMAND --help         # a command's options
 
 Settings come from the environment (make exports them; see `make help`): MODEL_REPOS,
 MODEL_OWNERS, MODEL_INDEX_URL, INDEX_PACKAGES, GITHUB_API_URL, GITHUB_TOKEN,
-GITHUB_TOKEN_<HOST>, FIND_LINKS, PRE, PACKAGES, RESOLVER.
+GITHUB_TOKEN_<HOST>, FIND_LINKS, PRE, PACKAGES, RESOLVER, OSV_URL.
 """
 
 # Each option once (as pip-tools' options.py): name -> (flags, argparse keywords).
@@ -157,6 +159,21 @@ def verify(settings: Settings, args: argparse.Namespace) -> int:
     return lock.check(settings)
 
 
+def audit_locks(settings: Settings, args: argparse.Namespace) -> int:
+    """Check every pin of the locks against OSV's advisories (OSV_URL) with pip-audit."""
+    from . import audit
+
+    return audit.run(settings, default_locks(args.locks))
+
+
+def write_sbom(settings: Settings, args: argparse.Namespace) -> int:
+    """Write build/sbom.cdx.json: a CycloneDX bill of materials of requirements.txt."""
+    from . import sbom
+
+    print(sbom.write(LOCK, SBOM))
+    return 0
+
+
 def export(settings: Settings, args: argparse.Namespace) -> int:
     """Write requirements-deploy.txt and pylock.toml: the locks plain pip installs anywhere."""
     from . import deploy, pylock
@@ -178,12 +195,12 @@ def index(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def upgrade_report(settings: Settings, args: argparse.Namespace) -> int:
-    """Write what changed between two locks as a Markdown table (build/upgrade-report.md)."""
+    """Write what changed between two locks, and its advisories (build/upgrade-report.md)."""
     from . import report
     from .assets import read_manifest
 
     assets = read_manifest(MANIFEST, missing_ok=True)
-    text = report.write(args.before, args.after, assets, args.output)
+    text = report.write(args.before, args.after, assets, args.output, settings.osv_url)
     if not args.quiet:
         print(text, end="")
     return 0
@@ -244,6 +261,8 @@ def parser() -> argparse.ArgumentParser:
     sync_.add_argument("--python", type=Path, required=True, help="the environment's python")
     sync_.add_argument("locks", nargs="+", type=Path, metavar="LOCK", help="the locks to install")
     command("verify", verify, "locks")
+    command("audit", audit_locks, "locks")
+    command("sbom", write_sbom)
     command("export", export)
     index_ = command("index", index, "quiet")
     index_.add_argument(

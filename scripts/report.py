@@ -1,4 +1,4 @@
-"""The upgrade report: what changed between two locks, as a Markdown table.
+"""The upgrade report: what changed between two locks, as a Markdown table, and its security.
 
 `make upgrade` keeps the old requirements.txt, recompiles, then writes this report: it prints the
 table and saves it to build/upgrade-report.md, which the monthly workflow uses as the body of its
@@ -6,16 +6,24 @@ pull request. Packages are matched by their normalised name (en_core_web_sm, en-
 En.Core.Web_SM are one package) and environment marker; extras are ignored. Release packages
 (those in the listing, build/model-assets.json) are marked as such, and linked to their release
 pages.
+
+Its Security section asks OSV (as `make audit` does, audit.py) about the old and the new pins at
+once: the advisories this upgrade fixes (on an old pin, on no new pin of that package), those
+still open (on a new pin; an audit-allow.toml entry that allows one is named), and the release
+packages, not audited. When the advisory service does not answer, the section says so and the
+report is written all the same: `make audit` (CI, the weekly audit) fails on it visibly.
 """
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from . import audit
 from .assets import Asset
 from .errors import UserError
 from .files import atomic_write_text
@@ -100,11 +108,43 @@ def release_packages(assets: Sequence[Asset]) -> Pages:
     return pages
 
 
-def write(before: Path, after: Path, assets: Sequence[Asset], output: Path | None) -> str:
-    """The report of ``before`` -> ``after``, saved to ``output`` when given."""
+def security(before: Path, after: Path, osv_url: str, today: datetime.date | None = None) -> str:
+    """The Security section: the advisories OSV knows for the pins of ``before`` and ``after``."""
+    old, _ = audit.collect([before]) if before.is_file() else ([], [])
+    new, skipped = audit.collect([after])
+    lines = ["", "### Security", ""]
+    try:
+        findings, unknown = audit.query(sorted(set(old) | set(new)), osv_url)
+    except UserError as exc:
+        return "\n".join([*lines, f"Not checked: {exc}.", ""])
+    entries = audit.read_allow(audit.AUDIT_ALLOW)
+    versions, new_pins = dict(new), set(new)
+    on_new = [f for f in findings if (f.name, f.version) in new_pins]
+    still = {(f.name, i) for f in on_new for i in (f.id, *f.aliases)}
+    fixed = [f for f in findings if (f.name, f.version) in set(old) and (f.name, f.id) not in still]
+    lines.append(f"Advisories OSV ({audit.host(osv_url)}) knows for the pins of {after}:")
+    lines += ["", "Fixed by this upgrade (on an old pin, on no new one):", ""]
+    lines += [f"- {f.line()} (now {versions.get(f.name, 'removed')})" for f in fixed] or ["- none"]
+    lines += ["", "Still open (on a new pin):", ""]
+    for finding in on_new:
+        allowed = audit.allowance(finding, entries, today or datetime.date.today())
+        lines.append(f"- {finding.line()}" + (f" ({allowed})" if allowed else ""))
+    lines += [] if on_new else ["- none"]
+    if skipped or unknown:
+        lines += ["", "Not audited:", ""]
+        lines += [f"- {name} {version}: {why}" for (name, version), why in [*skipped, *unknown]]
+    return "\n".join(lines) + "\n"
+
+
+def write(
+    before: Path, after: Path, assets: Sequence[Asset], output: Path | None, osv_url: str
+) -> str:
+    """The report of ``before`` -> ``after`` with its Security section, saved to ``output`` when
+    given."""
     if not after.is_file():
         raise UserError(f"{after} is missing: run `make requirements.txt`")
     text = report(read_pins(before), read_pins(after), release_packages(assets))
+    text += security(before, after, osv_url)
     if output:
         atomic_write_text(output, text)
     return text

@@ -32,6 +32,7 @@ TOOLS_LOCK = Path("requirements-tools.txt")
 SOURCES = (REQUIREMENTS_IN, MODEL_IN)  # what requirements.txt is compiled from
 DEV_SOURCES = (DEV_IN, LOCK)  # requirements-dev.in starts with `-c requirements.txt`
 INPUTS = (REQUIREMENTS_IN, MODEL_IN, DEV_IN, MODEL_RAW)  # searched for sources and secrets
+AUDIT_ALLOW = Path("audit-allow.toml")  # advisories `make audit` lets pass, each until a date
 
 # What the commands make, all under build/ (never committed).
 BUILD = Path("build")
@@ -48,6 +49,8 @@ RELEASE_INPUT = BUILD / "release-requirements.in"
 INDEX_SITE = BUILD / "index"  # what `make index` publishes
 BEFORE_UPGRADE = BUILD / "requirements-before.txt"
 UPGRADE_REPORT = BUILD / "upgrade-report.md"
+AUDIT_CACHE = BUILD / "cache/pip-audit"  # pip-audit's HTTP cache, kept out of the user's home
+SBOM = BUILD / "sbom.cdx.json"  # what `make sbom` writes
 
 DEFAULT_REPOS = ("explosion/spacy-models",)
 # The platforms a lock can be made to hold on (PLATFORMS): each with the target uv resolves and
@@ -61,6 +64,7 @@ PLATFORM_TARGETS = {
 }
 DEFAULT_PLATFORMS = "linux macos windows"
 DEFAULT_API_URL = "https://api.github.com"
+DEFAULT_OSV_URL = "https://api.osv.dev/v1/query"  # OSV's query API, as pip-audit asks it
 # OWNER/NAME as GitHub allows them.
 REPO_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
 
@@ -140,6 +144,19 @@ def platforms_setting(value: str) -> tuple[str, ...]:
     return tuple(name for name in PLATFORM_TARGETS if name in named)
 
 
+def osv_url_setting(value: str) -> str:
+    """OSV_URL (or the default), checked: an http(s) URL. A mirror's may hold credentials: they
+    are never shown."""
+    url = value.strip() or DEFAULT_OSV_URL
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise UserError(
+            f"OSV_URL={mask_url(url)!r} is not an http(s) URL: use OSV's query API, "
+            f"{DEFAULT_OSV_URL}, or a mirror's"
+        )
+    return url
+
+
 def owners_setting(value: str) -> dict[str, str]:
     """MODEL_OWNERS: ``NAME=REPOSITORY`` entries, as {name: repository}."""
     owners: dict[str, str] = {}
@@ -166,6 +183,7 @@ class Settings:
     # May hold credentials: kept out of the repr, never printed or written.
     find_links: tuple[str, ...] = field(repr=False)  # FIND_LINKS, then the user's PIP_FIND_LINKS
     tokens: dict[str, str] = field(repr=False)  # GITHUB_TOKEN and GITHUB_TOKEN_<HOST>
+    osv_url: str = field(default=DEFAULT_OSV_URL, repr=False)  # OSV_URL: what `make audit` asks
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -192,6 +210,7 @@ class Settings:
                 for name, value in environ.items()
                 if name.startswith("GITHUB_TOKEN") and value.strip()
             },
+            osv_url=osv_url_setting(environ.get("OSV_URL", "")),
         )
 
     def token(self, repo: Repo) -> str | None:

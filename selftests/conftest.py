@@ -66,10 +66,11 @@ def project(
 
 # The end-to-end tests `make selftest` (what CI runs) holds, with the backends each runs with:
 # the main line of the workflow and its promises (hashes, the squatter never built, no secret
-# written or printed, a tampered file refused) with both, a teammate's clone, a second install
-# and the monthly upgrade with the default, and copier leaving out what `make` made. Every other
-# end-to-end run is marked slow: `make selftest-all` runs the whole suite with both backends, and
-# the template's scheduled workflow (.github/workflows/selftests.yml) runs that every week.
+# written or printed, a tampered file refused) with both, a teammate's clone, a second install,
+# the monthly upgrade and the audit failing on an advisory with the default, and copier leaving
+# out what `make` made. Every other end-to-end run is marked slow: `make selftest-all` runs the
+# whole suite with both backends, and the template's scheduled workflow
+# (.github/workflows/selftests.yml) runs that every week.
 BOTH = ("pip-tools", "uv")
 CORE = {
     "test_install_pins_hashes_and_imports_the_model": BOTH,
@@ -80,6 +81,7 @@ CORE = {
     "test_a_fresh_clone_compiles_nothing_and_fetches_the_model_once": ("pip-tools",),
     "test_upgrade_picks_up_a_new_release_and_reports_it": ("pip-tools",),
     "test_copier_leaves_out_what_make_made_in_a_template_folder": ("pip-tools",),
+    "test_audit_finds_an_advisory_on_a_pin_names_the_fix_and_fails": ("pip-tools",),
 }
 
 

@@ -2,7 +2,8 @@
 
 ``render_template`` makes a project from the template with copier, as a user does;
 ``make_project`` copies such a project into a temporary folder, starts the stand-in of GitHub
-(selftests/standin.py) with two releases of a small ``en_core_web_sm`` and writes a local PEP 503
+(selftests/standin.py) with two releases of a small ``en_core_web_sm`` and one of OSV's query
+API (selftests/osv_standin.py, with no advisory until a test adds one), writes a local PEP 503
 index with a stand-in ``spacy`` and the wheels a copy's tests need (pytest, from
 build/selftest-wheels, which `make selftest` downloads); ``Project.run`` runs the real make (or
 just) targets there.
@@ -27,6 +28,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from osv_standin import OSVStandIn, run_osv
 from packages import MODEL_CODE, SPACY_CODE, make_marker_sdist, make_wheel, write_simple_index
 from standin import GitHubStandIn, run_standin
 
@@ -98,6 +100,7 @@ class Project:
     mirror: str = ""  # a private mirror's URL: find-links pages under any */wheels/ path
     mirror_log: list[tuple[str, str]] = field(default_factory=list)  # (path, Authorization)
     log: list[str] = field(default_factory=list)
+    osv: OSVStandIn = field(default_factory=OSVStandIn)  # OSV's query API (OSV_URL): no advisory
 
     def run(self, *args: str, ok: bool = True, tool: str = "make") -> subprocess.CompletedProcess:
         """Run ``make ARGS`` (or ``just ARGS``); with ``ok`` assert it succeeded."""
@@ -274,7 +277,7 @@ def make_project(
     index_dir = tmp_path / "index-files"
     spacy = [make_wheel(index_dir, "spacy", v, code=SPACY_CODE) for v in ("3.7.5", "3.8.2")]
     mirror_log: list[tuple[str, str]] = []
-    with run_standin() as github, private_mirror(mirror_log) as mirror:
+    with run_standin() as github, private_mirror(mirror_log) as mirror, run_osv() as osv:
         publish_model(github, tmp_path / "releases", "3.7.1", ">=3.7.2,<3.8.0")
         publish_model(github, tmp_path / "releases", "3.8.0", ">=3.8.0,<3.9.0")
         env = {
@@ -286,5 +289,6 @@ def make_project(
             "PIP_NO_CACHE_DIR": "1",  # so every GET of a model file reaches the stand-in
             "UV_CACHE_DIR": str(tmp_path / "uv-cache"),  # uv's cache: this project's alone
             "RESOLVER": resolver,
+            "OSV_URL": osv.url,  # `make audit` and the upgrade report ask the stand-in
         }
-        yield Project(copy, github, env, [*spacy, *wheelhouse], mirror, mirror_log)
+        yield Project(copy, github, env, [*spacy, *wheelhouse], mirror, mirror_log, osv=osv)

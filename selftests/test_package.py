@@ -48,7 +48,8 @@ def test_help_lists_every_command_with_examples(capsys: pytest.CaptureFixture[st
         main(["--help"])
     out = capsys.readouterr().out
     assert exited.value.code == 0 and "examples:" in out
-    for command in ("links", "wheels", "compile", "install", "verify", "export", "index", "report"):
+    commands = ("links", "wheels", "compile", "install", "verify", "audit", "sbom", "export")
+    for command in (*commands, "index", "report"):
         assert f"    {command} " in out
 
 

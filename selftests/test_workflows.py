@@ -31,7 +31,13 @@ def actionlint(*files: Path) -> subprocess.CompletedProcess:
 
 
 def test_the_workflows_exist() -> None:
-    names = ["ci.yml", "index.yml", "selftests.yml", "upgrade.yml"]  # selftests: the template's
+    names = [
+        "audit.yml",
+        "ci.yml",
+        "index.yml",
+        "selftests.yml",
+        "upgrade.yml",
+    ]  # selftests: the template's
     assert [w.name for w in WORKFLOWS] == names
 
 
@@ -62,7 +68,7 @@ def test_least_privilege_and_pinned_actions(workflow: Path) -> None:
         for step in job["steps"]:
             if "uses" in step:
                 assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
-    if workflow.name != "selftests.yml":  # the template's self-tests ask GitHub nothing
+    if workflow.name not in ("selftests.yml", "audit.yml"):  # those two ask GitHub nothing
         assert "secrets.GITHUB_TOKEN" in workflow.read_text()  # the listing gets a token
 
 
@@ -116,3 +122,24 @@ def test_the_index_is_published_to_pages_only_once_switched_on() -> None:
     assert job["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
     assert {"run": "make index"} in job["steps"]
     assert any("actions/deploy-pages@" in s.get("uses", "") for s in job["steps"])
+
+
+def test_ci_audits_the_locks_after_verifying_them() -> None:
+    data = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())
+    runs = [s.get("run") for s in data["jobs"]["test"]["steps"]]
+
+    assert runs.index("make verify") < runs.index("make audit") < runs.index("make test")
+
+
+def test_the_weekly_audit_reads_only_and_opens_nothing() -> None:
+    text = (ROOT / ".github/workflows/audit.yml").read_text()
+    data = yaml.safe_load(text)
+    triggers = data[True]
+    (job,) = data["jobs"].values()
+
+    assert "workflow_dispatch" in triggers
+    _minute, _hour, day, month, weekday = triggers["schedule"][0]["cron"].split()
+    assert (day, month) == ("*", "*") and weekday.isdigit()  # weekly
+    assert job["permissions"] == {"contents": "read"}  # no issue, pull request or push
+    assert job["steps"][-1] == {"run": "make audit"}  # its failure is the run's
+    assert "secrets." not in text and "GITHUB_TOKEN" not in text.split("steps:")[1]
