@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import backend, checks, listing
+from . import backend, checks, listing, platforms
 from .assets import read_manifest, url_filename
 from .cache import ReleaseFiles
 from .errors import UserError
@@ -35,6 +35,8 @@ def fetch_pinned(settings: Settings) -> ReleaseFiles:
 
 def install(settings: Settings, python: Path, locks: Sequence[Path]) -> None:
     """Make the environment of ``python`` match ``locks`` exactly, after the checks."""
+    if refused := platforms.refusal(LOCK, platforms.this_machine()):
+        raise UserError(f"{refused}; nothing was installed")
     if LOCK in locks:
         files = fetch_pinned(settings)
     else:

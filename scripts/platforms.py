@@ -161,6 +161,20 @@ def with_platforms(header: str, platforms: Sequence[Platform]) -> str:
     return "".join([*lines[:end], line, *lines[end:]])
 
 
+def refusal(lock: Path, here: Platform) -> str:
+    """Why ``lock`` must not be installed on ``here``, or "": a lock names the platforms it
+    holds on, and a machine outside them would get a half-installed environment."""
+    listed = lock_platforms(lock.read_text()) if lock.is_file() else []
+    if not listed or here.name in listed:
+        return ""
+    fix = (
+        f"add {here.name} to PLATFORMS in settings.mk and run `make lock`"
+        if here.name in PLATFORM_TARGETS
+        else "PLATFORMS cannot name it: run `make lock PLATFORMS=` here for a lock of its own"
+    )
+    return f"{lock} holds on {', '.join(listed)}, not on this machine ({here.name}): {fix}"
+
+
 def lock_platforms(text: str) -> list[str]:
     """The platforms a lock's header says it holds on (none: a lock for where it was made)."""
     for line in text.splitlines():

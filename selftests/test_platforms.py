@@ -95,6 +95,20 @@ def test_merge_refuses_two_versions_of_one_package() -> None:
         )
 
 
+def test_a_machine_outside_the_locks_platforms_is_refused(tmp_path: Path) -> None:
+    lock = tmp_path / "requirements.txt"
+    lock.write_text("# platforms: linux-x86_64 macos-arm64 (made on linux-x86_64)\n")
+    assert platforms.refusal(lock, platforms.named("macos-arm64")) == ""
+    assert platforms.refusal(lock, platforms.named("windows-x86_64")) == (
+        f"{lock} holds on linux-x86_64, macos-arm64, not on this machine (windows-x86_64): add "
+        "windows-x86_64 to PLATFORMS in settings.mk and run `make lock`"
+    )
+    other = platforms.Platform("linux-riscv64", None, "")
+    assert "run `make lock PLATFORMS=` here" in platforms.refusal(lock, other)
+    lock.write_text("# a lock of older templates names no platforms\n")
+    assert platforms.refusal(lock, other) == ""
+
+
 def publish_platform_packages(project: Project, tmp_path: Path) -> None:
     """Put on the index ``progress`` (needs colorama on Windows) and ``fastcore`` (one wheel per
     platform, none pure), and ask for both in requirements.in."""
