@@ -151,7 +151,7 @@ def test_api_headers_and_no_authorization_without_token(github: GitHubStandIn, c
 def test_warm_run_is_all_304_and_byte_identical(github: GitHubStandIn, capsys) -> None:
     github.add_synthetic(REPO, 150)
     assert run(capsys, REPO)[0] == 0
-    first, remaining = page().read_bytes(), github.rate_remaining
+    first, remaining = page().read_bytes(), github.rate_remaining["anonymous"]
     github.requests.clear()
     code, out, _ = run(capsys, REPO)
     assert code == 0
@@ -159,7 +159,7 @@ def test_warm_run_is_all_304_and_byte_identical(github: GitHubStandIn, capsys) -
     assert "2 API requests, 2 served from cache (304)" in out
     assert all(r.headers["if-none-match"].startswith('W/"') for r in github.api_requests())
     assert len(github.api_requests()) == 2
-    assert github.rate_remaining == remaining  # a 304 costs no rate limit
+    assert github.rate_remaining["anonymous"] == remaining  # a 304 costs no rate limit
 
 
 def test_a_new_release_shows_up_on_the_next_run(github: GitHubStandIn, tmp_path, capsys) -> None:
@@ -416,7 +416,7 @@ def test_rejected_token(github: GitHubStandIn, previous: bytes, monkeypatch, cap
 @pytest.mark.parametrize("status", [403, 429])
 def test_rate_limit_exhausted(github: GitHubStandIn, previous: bytes, capsys, status: int) -> None:
     if status == 403:
-        github.rate_remaining = 0  # the stand-in's own GitHub-like 403
+        github.rate_remaining["anonymous"] = 0  # the stand-in's own GitHub-like 403
     else:
         github.fail_with(429, {"X-RateLimit-Remaining": "0"})
     code, _, err = run(capsys, REPO)
@@ -463,6 +463,7 @@ def test_private_repository_needs_a_token(github: GitHubStandIn, monkeypatch, ca
     code, _, err = run(capsys, "acme/secret")
     assert_clean_failure(code, err, None)
     assert "private, set GITHUB_TOKEN" in err
+    github.token = TOKEN
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     assert run(capsys, "acme/secret")[0] == 0
     assert len(anchors()) == 2
