@@ -60,11 +60,12 @@ class GitHubAPI:
         self.token_set = bool(token)
         self.token_variable = token_variable
         self.cache = cache
-        self.session = net.session()
+        # No ~/.netrc: its entry for the API host would replace the token, and a `default`
+        # entry meant for a package index would go to GitHub (notes row 7).
+        self.session = net.session(netrc=False)
         self.session.headers.update(API_HEADERS)
         if token:
-            # As the session's auth, not a header: requests would let a ~/.netrc entry for the
-            # API host replace a header (notes row 7), and drops it on a redirect to another host.
+            # As the session's auth, which requests drops on a redirect to another host.
             self.session.auth = BearerAuth(token)
         self.requests = 0
         self.not_modified = 0

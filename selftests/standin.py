@@ -236,6 +236,8 @@ class GitHubStandIn:
             for index, asset in enumerate(release.assets):
                 if asset.name == name:
                     release.assets[index] = self._new_asset(self._repo(repo), name, data, digest)
+                    # a later upload: its Last-Modified differs, even within the same second
+                    release.assets[index].uploaded = max(time.time() // 1, asset.uploaded + 1)
                     return
             raise KeyError(f"{repo} {tag} has no asset {name}")
 
@@ -900,9 +902,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if answer.status == 304:
             return
-        self.wfile.write(answer.body[: answer.cut_at])
-        if answer.cut_at is not None:  # the connection drops before Content-Length bytes
-            self.wfile.flush()
+        try:
+            self.wfile.write(answer.body[: answer.cut_at])
+            if answer.cut_at is not None:  # the connection drops before Content-Length bytes
+                self.wfile.flush()
+                self.close_connection = True
+        except ConnectionError:  # the client hung up mid-body (a download it refused): as GitHub
             self.close_connection = True
 
     def log_message(self, format: str, *args: Any) -> None:
