@@ -164,6 +164,10 @@ class GitHubStandIn:
         self.api_root = ""  # api.github.com: http://127.0.0.1:PORT; see api_url
         self.storage_url = ""  # the signed URLs' host: http://127.0.0.3:PORT
         self.signed_url_ttl = 300  # seconds a signed download URL is valid; < 0: born expired
+        self.ranges = True  # False: the storage host ignores Range, as a server may (RFC 9110 14.2)
+        self.if_range = (
+            True  # False: it ignores If-Range (GitHub's storage is not known to honour it)
+        )
         # The one token GitHub knows: a request with any other (any at all while this is None)
         # gets 401 "Bad credentials", as from GitHub (notes row 13).
         self.token: str | None = None
@@ -642,7 +646,8 @@ class GitHubStandIn:
         }
         status, data = 200, asset.data
         wanted = re.fullmatch(r"bytes=(\d+)-(\d*)", request.headers.get("range", "").strip())
-        if wanted and _if_range_holds(request.headers.get("if-range"), headers):
+        if_range = request.headers.get("if-range") if self.if_range else None
+        if self.ranges and wanted and _if_range_holds(if_range, headers):
             # A range request (RFC 9110 section 14, which "Accept-Ranges: bytes" announces):
             # 206 with Content-Range, 416 for a start past the end; with an If-Range that no
             # longer matches (another upload), the whole file with 200 (RFC 9110 13.1.5).

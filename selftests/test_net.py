@@ -201,13 +201,17 @@ def test_a_server_that_ignores_range_starts_over(github: GitHubStandIn) -> None:
     assert (RELEASE_FILES / WHEEL).read_bytes() == published(github)
     assert "range" in storage_gets(github)[-1]
     assert not (RELEASE_FILES / f"{WHEEL}.part").exists()
+    assert github.served(WHEEL) == part_size(github) + len(published(github))  # from zero
 
 
+@pytest.mark.parametrize("if_range", [True, False], ids=["if-range", "if-range-ignored"])
 def test_a_file_replaced_since_the_break_is_downloaded_whole(
-    github: GitHubStandIn, tmp_path: Path
+    github: GitHubStandIn, tmp_path: Path, if_range: bool
 ) -> None:
     """The .part is of another upload: its rest would make a file that is neither. If-Range
-    (the .part's Last-Modified) gets the whole new file, and the hash is the new one's."""
+    (the .part's Last-Modified) gets the whole new file; where the server ignores If-Range, the
+    206's Last-Modified shows it is another upload, and the whole file is asked for again."""
+    github.if_range = if_range
     github.truncate(WHEEL, at=0.9)
     with pytest.raises(UserError, match="broke off"):
         fetch()
@@ -218,7 +222,8 @@ def test_a_file_replaced_since_the_break_is_downloaded_whole(
 
     assert (RELEASE_FILES / WHEEL).read_bytes() == other.read_bytes()
     assert files.sums[WHEEL] == hashlib.sha256(other.read_bytes()).hexdigest()
-    assert "range" in storage_gets(github)[-1]  # asked for the rest, got the new file whole
+    gets = storage_gets(github)  # the cut one, the Range, then (If-Range ignored) the whole
+    assert "range" in gets[1] and len(gets) == (2 if if_range else 3)
 
 
 def test_a_resumed_file_whose_hash_is_wrong_is_not_kept(github: GitHubStandIn) -> None:
