@@ -394,6 +394,13 @@ class GitHubStandIn:
         with self._lock:
             return sum(a.download_count for a in self._assets.values() if a.name == filename)
 
+    def asset_data(self, filename: str) -> bytes:
+        """The bytes of the newest upload named ``filename``."""
+        with self._lock:
+            return max(
+                (a for a in self._assets.values() if a.name == filename), key=lambda a: a.id
+            ).data
+
     def served(self, filename: str) -> int:
         """How many bytes of assets named ``filename`` the storage host sent, in all."""
         with self._lock:

@@ -101,7 +101,7 @@ def fetch() -> ReleaseFiles:
 
 
 def published(github: GitHubStandIn) -> bytes:
-    return github._release(REPO, "acme_model-1.0.0").assets[0].data
+    return github.asset_data(WHEEL)
 
 
 NETRC = {
