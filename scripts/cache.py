@@ -172,6 +172,12 @@ class ReleaseFiles:
                     f"{mask_url(url)} answered 404: if the repository is private, run "
                     "`make links` with the token that can read it, then the same command again"
                 ) from None
+            except BrokeOff as exc:
+                if exc.kept is None:
+                    raise
+                raise UserError(
+                    f"{exc}. Run the same command again to continue the download"
+                ) from None
             if digest not in hashes:
                 target.unlink()
                 raise UserError(

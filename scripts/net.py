@@ -230,14 +230,15 @@ def download(
     request sends ~/.netrc credentials (requests would put them in the token's place, and send a
     ``default`` entry to the storage host too: notes row 7).
 
-    The answer must be 200 and not an HTML page (GitHub's error pages and login pages come with
-    200, notes row 8), and the body exactly ``size`` bytes and ``sha256`` when they are given.
-    A transfer that breaks off (or stalls) keeps what arrived in ``NAME.part``, stamped with the
-    server's Last-Modified: the next call asks for the rest (``Range``, with ``If-Range``) and
-    continues only when the server answers 206 for that same upload, else it starts over. The
-    .part is never the file: only the whole, checked file is renamed to ``target``. On any other
-    failure UserError (NotFound for a 404) is raised, to be prefixed with where and how to fix,
-    and ``target`` is left as it was, with no .part. A large download reports its progress.
+    The answer must be 200 (206 when resuming) and not an HTML page (GitHub's error pages and
+    login pages come with 200, notes row 8), and the whole file exactly ``size`` bytes and
+    ``sha256`` when they are given. A transfer that breaks off (or stalls) keeps what arrived in
+    ``NAME.part``, stamped with the server's Last-Modified, and raises BrokeOff: the next call
+    asks for the rest (``Range``, with ``If-Range``) and continues only when the server answers
+    206 for that same upload, else it starts over. The .part is never the file: only the whole,
+    checked file is renamed to ``target``. Any other failure raises UserError (NotFound for a
+    404), to be prefixed with where and how to fix; ``target`` is left as it was, and a .part only
+    when this try did not read it (a 500, say). A large download reports its progress.
     """
     headers = {"Accept-Encoding": "identity", **(headers or {})}  # bytes as stored, for Range
     auth = None

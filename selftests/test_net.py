@@ -245,3 +245,23 @@ def test_a_resumed_file_whose_hash_is_wrong_is_not_kept(github: GitHubStandIn) -
     assert "nothing was kept" in str(failure.value)
     assert not part.exists() and not (RELEASE_FILES / WHEEL).exists()
     assert "range" in storage_gets(github)[-1]  # it was resumed
+
+
+def test_a_file_a_lock_records_resumes_too(github: GitHubStandIn, tmp_path: Path) -> None:
+    """A fresh clone fetches what its lock records (``# release: URL``), with no API request:
+    a break there is resumed the same way, and the whole file must have a hash the lock pins."""
+    digest = hashlib.sha256(published(github)).hexdigest()
+    url = f"{github.url}/{REPO}/releases/download/acme_model-1.0.0/{WHEEL}"
+    lock = tmp_path / "requirements.txt"
+    lock.write_text(f"acme-model==1.0.0 \\\n    --hash=sha256:{digest}\n    # release: {url}\n")
+    files = ReleaseFiles(Settings.from_environ(os.environ))
+    files.quiet = True
+    github.truncate(WHEEL, at=0.9)
+
+    with pytest.raises(UserError, match="Run the same command again to continue"):
+        files.fetch_recorded(lock)
+    files.fetch_recorded(lock)
+
+    assert files.sums[WHEEL] == digest and (RELEASE_FILES / WHEEL).read_bytes() == published(github)
+    assert storage_gets(github)[-1]["range"] == f"bytes={part_size(github)}-"
+    assert github.api_requests() == []
