@@ -33,7 +33,8 @@ against it works against GitHub (each behaviour cites its row of
 
 Every request lands in ``standin.requests`` with its host and headers; ``fail_with`` scripts
 errors (401, 403, 429, 5xx) and ``secondary_limit`` GitHub's secondary rate limit;
-``serve_html_for``, ``truncate`` and ``set_asset_state`` script bad downloads.
+``serve_html_for``, ``truncate`` and ``set_asset_state`` script bad downloads, and ``ranges``
+and ``if_range`` a storage host that ignores those headers.
 
     with run_standin() as github:
         github.add_release("explosion/spacy-models", "en_core_web_sm-3.8.0", {name: data})
@@ -778,6 +779,8 @@ class GitHubStandIn:
             return self._json(422, {"message": message, "documentation_url": LIST_RELEASES})
         chunk = visible[first : first + per_page if cap is None else min(first + per_page, cap)]
         body = json.dumps([self._release_json(stored, r) for r in chunk]).encode()
+        # Link URLs name the repository by its id (notes row 2: google/go-github#3392; row 17:
+        # octokit scenarios/api.github.com/paginate-issues/raw-fixture.json), answered above.
         base = f"{self.api_url}/repositories/{stored.id}/releases?per_page={per_page}&page="
         # Counted from every release, so next/last still point past the cap (notes row 1).
         last = max((len(visible) + per_page - 1) // per_page, 1)
