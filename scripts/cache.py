@@ -18,7 +18,7 @@ from packaging.version import Version
 
 from . import page
 from .assets import Asset, by_project, installable_files, linkable, url_filename
-from .errors import NotFound, UserError, mask_url
+from .errors import BrokeOff, NotFound, UserError, mask_url
 from .files import read_sha256sums, write_sha256sums
 from .requirements import pinned, read_lines, release_urls
 from .settings import FILES_PAGE, LINKS_PAGE, RELEASE_FILES, RESOLVER_PAGE, SHA256SUMS, Settings
@@ -145,8 +145,13 @@ class ReleaseFiles:
                         "Authorization": f"Bearer {token}",
                         "Accept": "application/octet-stream",
                     }
-                    return download(asset.api_url, target, asset.sha256, size, headers)
+                    return download(asset.api_url, target, asset.sha256, size, headers, False)
             except UserError as exc:
+                if isinstance(exc, BrokeOff) and exc.kept is not None:
+                    raise UserError(
+                        f"release file of {asset.repo} {asset.tag}: {exc}. Run the same command "
+                        "again to continue the download"
+                    ) from None
                 raise UserError(
                     f"release file of {asset.repo} {asset.tag}: {exc}; nothing was kept. Run "
                     "the same command again later; if it fails again, run `make links` to "
@@ -166,6 +171,12 @@ class ReleaseFiles:
                 raise UserError(
                     f"{mask_url(url)} answered 404: if the repository is private, run "
                     "`make links` with the token that can read it, then the same command again"
+                ) from None
+            except BrokeOff as exc:
+                if exc.kept is None:
+                    raise
+                raise UserError(
+                    f"{exc}. Run the same command again to continue the download"
                 ) from None
             if digest not in hashes:
                 target.unlink()

@@ -11,9 +11,11 @@ Each behaviour cited as "notes row N" is described, with its source, in the READ
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import json
 import re
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,8 +36,7 @@ from .files import atomic_write_text
 API_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
 PER_PAGE = 100  # the most GitHub gives per page
 MAX_PAGES = 1000  # 100,000 releases: more means the Link headers loop
-RETRY_AFTER_TRIES = 3  # retries on a secondary rate limit (403/429 with Retry-After)
-MAX_WAIT = 60.0  # the longest Retry-After waited for; a longer one is reported instead
+MAX_WAIT = 60.0  # the longest secondary limit waited out (once a run); a longer one fails
 LINK = re.compile(r'<([^>]*)>\s*;\s*rel="([^"]*)"')
 # A release tag NAME-VERSION, as explosion/spacy-models names them (en_core_web_sm-3.8.0).
 TAG = re.compile(r"(?P<name>[A-Za-z0-9][A-Za-z0-9._]*?)-(?P<version>[0-9][A-Za-z0-9.!+_-]*)")
@@ -60,14 +61,16 @@ class GitHubAPI:
         self.token_set = bool(token)
         self.token_variable = token_variable
         self.cache = cache
-        self.session = net.session()
+        # No ~/.netrc: its entry for the API host would replace the token, and a `default`
+        # entry meant for a package index would go to GitHub (notes row 7).
+        self.session = net.session(netrc=False)
         self.session.headers.update(API_HEADERS)
         if token:
-            # As the session's auth, not a header: requests would let a ~/.netrc entry for the
-            # API host replace a header (notes row 7), and drops it on a redirect to another host.
+            # As the session's auth, which requests drops on a redirect to another host.
             self.session.auth = BearerAuth(token)
         self.requests = 0
         self.not_modified = 0
+        self.waited = False  # for a secondary rate limit: once a run, then it fails at once
 
     def get(self, url: str, repo: str, missing_ok: bool = False) -> tuple[Any, dict[str, str]]:
         """Return (JSON body, {rel: url} from the Link header) of ``url``, using the cache.
@@ -106,8 +109,10 @@ class GitHubAPI:
         return body, links
 
     def _send(self, url: str, headers: dict[str, str]) -> net.Answer:
-        """GET ``url``; wait out a secondary rate limit's Retry-After (if short) and try again."""
-        for attempt in range(RETRY_AFTER_TRIES + 1):
+        """GET ``url``. The first secondary rate limit of a run that asks for at most MAX_WAIT
+        seconds is waited out, saying so in one line, and the request sent once more; any
+        other is answered as it is (``_explain`` says when to try again)."""
+        while True:
             try:
                 answer = net.get(self.session, url, headers)
             except requests.RequestException as exc:
@@ -117,10 +122,16 @@ class GitHubAPI:
                 ) from None
             self.requests += 1
             wait = _retry_after(answer)
-            if wait is None or wait > MAX_WAIT or attempt == RETRY_AFTER_TRIES:
-                break
+            if wait is None or wait > MAX_WAIT or self.waited:
+                return answer
+            self.waited = True
+            print(
+                f"GitHub's secondary rate limit ({answer.status} at {mask_url(url)}): waiting "
+                f"{wait:g} s, as GitHub asks, then trying once more",
+                file=sys.stderr,
+                flush=True,
+            )
             time.sleep(wait)
-        return answer
 
     def _explain(self, answer: net.Answer, url: str, repo: str) -> str:
         """One message saying what went wrong at ``url`` and how to fix it."""
@@ -143,11 +154,13 @@ class GitHubAPI:
                     else f"Set {self.token_variable} for a higher limit."
                 )
             )
-        if status in (403, 429) and _retry_after(answer) is not None:
+        wait = _retry_after(answer)
+        if status in (403, 429) and wait is not None:
+            again = ", a second time in this run" if self.waited else ""
             return (
-                f"GitHub's secondary rate limit ({status} at {where}) asks to wait "
-                f"{answer.headers['Retry-After']} s (this waits at most {MAX_WAIT:g} s, "
-                f"{RETRY_AFTER_TRIES} times): try again later"
+                f"GitHub's secondary rate limit ({status} at {where}) asks to wait {wait:g} s"
+                f"{again}: try again after {_utc(str(int(time.time() + wait + 1)))} (a run "
+                f"waits once, at most {MAX_WAIT:g} s)"
             )
         if status == 404:
             return (
@@ -168,13 +181,22 @@ def _past_the_cap(answer: net.Answer) -> bool:
 
 
 def _retry_after(answer: net.Answer) -> float | None:
-    """Seconds a secondary rate limit (403/429 with Retry-After) asks to wait, else None."""
+    """Seconds a secondary rate limit asks to wait, else None: a 403 or 429 with Retry-After
+    (seconds, or an HTTP date), or one whose message says so without it, which asks for "at
+    least a minute" (notes rows 12 and 19)."""
     if answer.status not in (403, 429):
         return None
     if answer.headers.get("X-RateLimit-Remaining") == "0":
         return None  # the primary limit: the wait is until X-RateLimit-Reset, often an hour
-    value = answer.headers.get("Retry-After", "")
-    return float(value) if value.isdigit() else None
+    value = answer.headers.get("Retry-After", "").strip()
+    if value.isdigit():
+        return float(value)
+    if value:
+        try:
+            return max(email.utils.parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    return 60.0 if "secondary rate limit" in _api_message(answer).lower() else None
 
 
 def _digest(body: Any) -> str:

@@ -8,8 +8,11 @@ meant for (GitHub sends downloads to another host, which refuses an ``Authorizat
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import json
+import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -22,8 +25,8 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from .errors import NotFound, UserError, mask_url
-from .files import atomic_writer
+from .errors import BrokeOff, NotFound, UserError, mask_url
+from .files import UMASK
 
 USER_AGENT = "model-pipeline-template/1 (release links for pip find-links)"
 MAX_BODY = 64 * 2**20  # the most an API answer may be: a page of 100 releases is ~1 MB
@@ -36,13 +39,17 @@ RETRIES = 3  # of a connection error or a 5xx answer
 BACKOFF = 0.5  # seconds before the second retry, doubled for each next one
 
 
-def session() -> requests.Session:
+def session(netrc: bool = True) -> requests.Session:
     """A ``requests`` session with our User-Agent that retries connection errors and 5xx.
 
     Retries (RETRIES) back off exponentially (BACKOFF). 4xx answers are returned to the
-    caller, which knows what each means.
+    caller, which knows what each means. With ``netrc=False`` it never sends ~/.netrc
+    credentials (GitHub's requests: a ``default`` entry meant for a package index must not
+    reach GitHub, nor replace its token; notes row 7); give it ``auth`` for a credential.
     """
-    made = requests.Session()
+    made = requests.Session() if netrc else _NoNetrcSession()
+    if not netrc:
+        made.auth = _NoAuth()
     made.headers["User-Agent"] = USER_AGENT
     retry = Retry(
         total=RETRIES,
@@ -107,13 +114,13 @@ def blocks(response: requests.Response, limit: int, what: str) -> Iterator[bytes
                 raise UserError(f"{what} is larger than the {limit} bytes expected: refused")
             elapsed = time.monotonic() - start
             if elapsed > GRACE and done < MIN_RATE * elapsed:
-                raise UserError(
+                raise BrokeOff(
                     f"{what} arrives too slowly ({done} bytes in {elapsed:.0f} s): the server "
                     "or the network is stalling; try again later"
                 )
             yield block
     except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-        raise UserError(
+        raise BrokeOff(
             f"{what} broke off after {done} bytes ({type(exc).__name__}); try again later"
         ) from None
 
@@ -141,10 +148,69 @@ def get(http: requests.Session, url: str, headers: dict[str, str] | None = None)
 
 
 class _NoAuth(requests.auth.AuthBase):
-    """No credentials at all: keeps requests from adding a ~/.netrc entry's (notes row 7)."""
+    """No credentials but a request's own headers: keeps requests from putting a ~/.netrc
+    entry's in place of them (notes row 7)."""
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         return request
+
+
+class _NoNetrcSession(requests.Session):
+    """A session that never reads ~/.netrc, not even on a redirect (requests' rebuild_auth
+    applies the new host's entry, or a ``default`` one); proxies still come from the
+    environment. It strips Authorization when a redirect changes host, as requests does."""
+
+    def rebuild_auth(
+        self, prepared_request: requests.PreparedRequest, response: requests.Response
+    ) -> None:
+        headers = prepared_request.headers
+        if "Authorization" in headers and self.should_strip_auth(
+            response.request.url or "", prepared_request.url or ""
+        ):
+            del headers["Authorization"]
+
+
+def _open(
+    http: requests.Session, url: str, headers: dict[str, str], auth: requests.auth.AuthBase | None
+) -> tuple[str, requests.Response]:
+    """GET ``url``, following up to five redirects by hand; ``headers`` go with the first request
+    only, so a token never leaves the host it was meant for. -> (the final URL, its answer)."""
+    ranged = {k: v for k, v in headers.items() if k in ("Range", "If-Range", "Accept-Encoding")}
+    try:
+        response = http.get(
+            url, headers=headers, stream=True, timeout=TIMEOUT, allow_redirects=False, auth=auth
+        )
+        for _ in range(5):
+            if not response.is_redirect:
+                break
+            response.close()
+            url = requests.compat.urljoin(url, response.headers["Location"])
+            response = http.get(
+                url, headers=ranged, stream=True, timeout=TIMEOUT, allow_redirects=False, auth=auth
+            )
+    except requests.RequestException as exc:
+        raise UserError(f"could not download {mask_url(url)}: {type(exc).__name__}") from None
+    return url, response
+
+
+def _epoch(http_date: str | None) -> int | None:
+    """An HTTP date (Last-Modified) as whole seconds since the epoch, or None."""
+    try:
+        return int(email.utils.parsedate_to_datetime(http_date or "").timestamp())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def _continues(response: requests.Response, offset: int, size: int | None, stamp: int) -> bool:
+    """Whether a 206 is the rest of the file from ``offset``, of the same upload as the .part
+    (its Last-Modified, which the .part's mtime keeps), and of the size the API lists."""
+    found = re.fullmatch(r"bytes (\d+)-\d+/(\d+|\*)", response.headers.get("Content-Range", ""))
+    return (
+        found is not None
+        and int(found[1]) == offset
+        and (size is None or found[2] == str(size))
+        and _epoch(response.headers.get("Last-Modified")) == stamp
+    )
 
 
 def download(
@@ -156,50 +222,97 @@ def download(
     headers: dict[str, str] | None = None,
     netrc: bool = True,
 ) -> str:
-    """Stream ``url`` to ``target`` (a temporary name, renamed when complete); return its sha256.
+    """Stream ``url`` to ``target`` through ``target``.part; return the file's sha256.
 
     ``headers`` go with the first request only: a redirect (GitHub sends downloads to another
     host, with a signed URL) is followed without them, so a token never leaves the host it was
-    meant for; with ``netrc=False`` no ~/.netrc credentials are sent either. The answer must be
-    200 and not an HTML page (GitHub's error pages and login pages come with 200, notes row 8),
-    and the body exactly ``size`` bytes and ``sha256`` when they are given. On any failure
-    UserError (NotFound for a 404) is raised, to be prefixed with where and how to fix, and
-    ``target`` is left as it was. A large download reports its progress (see ``Progress``).
+    meant for. With ``netrc=False``, or when ``headers`` carry an Authorization of their own, no
+    request sends ~/.netrc credentials (requests would put them in the token's place, and send a
+    ``default`` entry to the storage host too: notes row 7).
+
+    The answer must be 200 (206 when resuming) and not an HTML page (GitHub's error pages and
+    login pages come with 200, notes row 8), and the whole file exactly ``size`` bytes and
+    ``sha256`` when they are given. A transfer that breaks off (or stalls) keeps what arrived in
+    ``NAME.part``, stamped with the server's Last-Modified, and raises BrokeOff: the next call
+    asks for the rest (``Range``, with ``If-Range``) and continues only when the server answers
+    206 for that same upload, else it starts over. The .part is never the file: only the whole,
+    checked file is renamed to ``target``. Any other failure raises UserError (NotFound for a
+    404), to be prefixed with where and how to fix; ``target`` is left as it was, and a .part only
+    when this try did not read it (a 500, say). A large download reports its progress.
     """
-    auth = None if netrc else _NoAuth()
-    try:
-        response = http.get(
-            url, headers=headers, stream=True, timeout=TIMEOUT, allow_redirects=False, auth=auth
-        )
-        for _ in range(5):
-            if not response.is_redirect:
-                break
+    headers = {"Accept-Encoding": "identity", **(headers or {})}  # bytes as stored, for Range
+    auth = None
+    if not netrc or any(name.lower() == "authorization" for name in headers):
+        auth = _NoAuth()
+    part = target.with_name(f"{target.name}.part")
+    kept = part.stat() if part.is_file() else None
+    offset = kept.st_size if kept and (size is None or kept.st_size < size) else 0
+    stamp = int(kept.st_mtime) if kept else 0
+    ask = {"Range": f"bytes={offset}-", "If-Range": email.utils.formatdate(stamp, usegmt=True)}
+    url, response = _open(http, url, {**headers, **ask} if offset else headers, auth)
+    if offset and not (response.status_code == 206 and _continues(response, offset, size, stamp)):
+        if response.status_code in (206, 416):  # not the rest of this .part: start over
             response.close()
-            url = requests.compat.urljoin(url, response.headers["Location"])
-            response = http.get(url, stream=True, timeout=TIMEOUT, allow_redirects=False, auth=auth)
-    except requests.RequestException as exc:
-        raise UserError(f"could not download {mask_url(url)}: {type(exc).__name__}") from None
+            url, response = _open(http, url, headers, auth)
+        offset = 0  # a 200 is the whole file: the server ignored the Range (or If-Range)
     with response:
-        if response.status_code == 404:
+        status = response.status_code
+        if status == 404:
             raise NotFound(f"downloading {mask_url(url)} answered HTTP 404")
-        if response.status_code != 200:
-            raise UserError(f"downloading {mask_url(url)} answered HTTP {response.status_code}")
+        if status != (206 if offset else 200):
+            raise UserError(
+                f"downloading {target.name} from {mask_url(url)} answered HTTP {status}"
+            )
         if response.headers.get("Content-Type", "").lower().startswith("text/html"):
             raise UserError(
                 f"downloading {target.name} answered an HTML page, not the file (an error or "
                 "login page)"
             )
-        progress = Progress(target.name, size or int(response.headers.get("Content-Length") or 0))
-        digest, done = hashlib.sha256(), 0
-        with atomic_writer(target, "wb") as handle:
+        return _receive(response, part, target, offset, sha256, size)
+
+
+def _receive(
+    response: requests.Response,
+    part: Path,
+    target: Path,
+    offset: int,
+    sha256: str | None,
+    size: int | None,
+) -> str:
+    """Append the body of ``response`` to ``part`` from ``offset`` (0: a new .part), check the
+    whole, rename it to ``target``; return its sha256 (see ``download``)."""
+    total = size or offset + int(response.headers.get("Content-Length") or 0)
+    progress = Progress(target.name, total)
+    digest, done = hashlib.sha256(), offset
+    stamp = _epoch(response.headers.get("Last-Modified"))
+    part.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with part.open("r+b" if offset else "w+b") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):  # what the .part holds
+                digest.update(block)
             limit = MAX_DOWNLOAD if size is None else size
-            for block in blocks(response, limit, f"the download of {target.name}"):
+            for block in blocks(response, limit - offset, f"the download of {target.name}"):
                 done += len(block)
                 handle.write(block)
                 digest.update(block)
                 progress.update(done)
-            if size is not None and done != size:
-                raise UserError(f"{target.name}: the download gave {done} bytes, not {size}")
-            if sha256 and digest.hexdigest() != sha256:
-                raise UserError(f"{target.name} has sha256 {digest.hexdigest()}, not {sha256}")
+    except BrokeOff as exc:
+        if stamp is None or done == 0:  # no Last-Modified: nothing could tell a later try
+            part.unlink(missing_ok=True)  # whether the rest is of the same upload
+            raise
+        os.utime(part, (stamp, stamp))  # closed: so no later write changes it
+        happened = str(exc).removesuffix("; try again later")
+        of = f" of {total}" if total else ""
+        raise BrokeOff(f"{happened}; the first {done}{of} bytes are kept in {part}", part) from None
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    if size is not None and done != size:
+        part.unlink()
+        raise UserError(f"{target.name}: the download gave {done} bytes, not {size}")
+    if sha256 and digest.hexdigest() != sha256:
+        part.unlink()
+        raise UserError(f"{target.name} has sha256 {digest.hexdigest()}, not {sha256}")
+    os.chmod(part, 0o666 & ~UMASK)
+    os.replace(part, target)
     return digest.hexdigest()

@@ -16,18 +16,25 @@ against it works against GitHub (each behaviour cites its row of
   - ``GET .../releases/assets/ID``: the asset's JSON, or with ``Accept:
     application/octet-stream`` a 302 to its signed storage URL;
 
-  each with a weak ``ETag`` answered with 304 on ``If-None-Match`` and ``X-RateLimit-*``
-  headers (a 304 costs nothing; an exhausted limit gives GitHub's 403); private repositories
-  are 404 without a token;
+  each JSON answer gzip-compressed for a client that accepts it, with a weak ``ETag`` (strong
+  without gzip) answered with 304 and the strong form on a matching ``If-None-Match``, and
+  ``X-RateLimit-*`` headers on every answer but a 401 (a 304 costs nothing; an exhausted limit
+  gives GitHub's 403). Anonymous callers share 60 requests an hour, a token has 5,000; a token
+  other than ``standin.token`` (any token, when none is set) gets 401 "Bad credentials".
+  Private repositories are 404 without the token;
 * github.com, ``{url}`` (127.0.0.2): ``GET /OWNER/NAME/releases/download/TAG/FILE`` (an asset's
   ``browser_download_url``) answers 302 to a short-lived signed URL on the storage host, or 404
   for a private repository, token or not;
-* the storage host, ``{storage_url}`` (127.0.0.3): ``/objects/ASSET_ID?sig=...&exp=...`` serves
-  the bytes (and counts a download, which changes the listing's ETag); 403 for a wrong or
-  expired signature, 400 for a request that also sends ``Authorization``.
+* the storage host, ``{storage_url}`` (127.0.0.3):
+  ``/github-production-release-asset/REPO_ID/UUID?sp=r&...&se=...&sig=...%2B...%3D&jwt=...``
+  serves the bytes, whole or a ``Range`` of them (and counts a download, which changes the
+  listing's ETag); 403 for a wrong signature or an expired URL, 400 for a request that also
+  sends ``Authorization``.
 
-Every request lands in ``standin.requests`` with its host; ``fail_with`` scripts errors (401,
-403, 429, 5xx); ``serve_html_for``, ``truncate`` and ``set_asset_state`` script bad downloads.
+Every request lands in ``standin.requests`` with its host and headers; ``fail_with`` scripts
+errors (401, 403, 429, 5xx) and ``secondary_limit`` GitHub's secondary rate limit;
+``serve_html_for``, ``truncate`` and ``set_asset_state`` script bad downloads, and ``ranges``
+and ``if_range`` a storage host that ignores those headers.
 
     with run_standin() as github:
         github.add_release("explosion/spacy-models", "en_core_web_sm-3.8.0", {name: data})
@@ -36,6 +43,7 @@ Every request lands in ``standin.requests`` with its host; ``fail_with`` scripts
 
 from __future__ import annotations
 
+import base64
 import functools
 import gzip
 import hashlib
@@ -47,14 +55,16 @@ import tempfile
 import threading
 import time
 import traceback
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from packaging.version import Version
 
@@ -66,6 +76,7 @@ if TYPE_CHECKING:
 SPACY_RELEASES_TSV = Path(__file__).resolve().parents[2] / "shared/data/spacy-models-releases.tsv"
 DOCS = "https://docs.github.com/rest"
 LIST_RELEASES = f"{DOCS}/releases/releases#list-releases"
+SECONDARY = f"{DOCS}/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"
 RELEASES = re.compile(r"/api/(?:repos/([^/]+/[^/]+)|repositories/(\d+))/releases")
 EPOCH = datetime(2020, 1, 1, tzinfo=UTC)  # published_at of release n is EPOCH + n hours
 # api.github.com, github.com and the storage host of the signed download URLs each have their
@@ -110,8 +121,13 @@ class StoredAsset:
     data: bytes
     digest: bool
     content_type: str = "application/octet-stream"
-    download_count: int = 0  # GETs answered with its bytes (whole or cut short)
+    download_count: int = 0  # GETs answered with its bytes (whole, a range, or cut short)
     state: str = "uploaded"  # or "open"/"starter": an upload in progress or failed (row 9)
+    # The storage object: each upload is a blob of its own, an opaque path (notes row 21)
+    repo_id: int = 0
+    uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
+    uploaded: float = field(default_factory=lambda: float(int(time.time())))  # Last-Modified
+    bytes_served: int = 0  # bytes the storage host sent of it, in all
 
 
 @dataclass
@@ -138,6 +154,7 @@ class Failure:
     body: bytes
     times: int
     path: str
+    rate_headers: bool = True  # a secondary limit comes without X-RateLimit-* (notes row 19)
 
 
 class GitHubStandIn:
@@ -148,9 +165,20 @@ class GitHubStandIn:
         self.api_root = ""  # api.github.com: http://127.0.0.1:PORT; see api_url
         self.storage_url = ""  # the signed URLs' host: http://127.0.0.3:PORT
         self.signed_url_ttl = 300  # seconds a signed download URL is valid; < 0: born expired
-        self.token: str | None = None  # when set, API requests need "Authorization: Bearer <it>"
-        self.rate_limit = 5000  # GitHub gives 60 an hour without a token, 5000 with one
-        self.rate_remaining = 5000  # set to 0 to get GitHub's "rate limit exceeded" 403
+        self.ranges = True  # False: the storage host ignores Range, as a server may (RFC 9110 14.2)
+        self.if_range = (
+            True  # False: it ignores If-Range (GitHub's storage is not known to honour it)
+        )
+        # The one token GitHub knows: a request with any other (any at all while this is None)
+        # gets 401 "Bad credentials", as from GitHub (notes row 13).
+        self.token: str | None = None
+        # GitHub's primary limits: 60 requests an hour per IP without a token, 5,000 with one
+        # (notes rows 12 and 18: PyGithub PublicReleaseAsset.setUp.txt, X-RateLimit-Limit 60).
+        # Set a pool's remaining to 0 to get GitHub's "rate limit exceeded" 403.
+        self.rate_limit = {"anonymous": 60, "token": 5000}
+        self.rate_remaining = dict(self.rate_limit)
+        self._pool = "anonymous"  # the pool of the request being answered (under _lock)
+        self._request_ids = 0
         self.rate_reset = int(time.time()) + 3600
         self.latency = 0.0  # seconds each API answer waits, like a round trip to GitHub
         self.api_path = "/api"  # "/api/v3" for a GitHub Enterprise Server (run_standin(ghes=True))
@@ -162,6 +190,7 @@ class GitHubStandIn:
         self._failures: list[Failure] = []
         self._html_for: dict[str, int] = {}  # asset name: downloads left to answer with HTML
         self._truncate: dict[str, int] = {}  # asset name: downloads left to cut short
+        self._truncate_at = 0.5  # the fraction of the bytes a cut download sends
         self._next_id = 1000
         self._secret = secrets.token_bytes(16)  # signs the download URLs
         self._lock = threading.RLock()
@@ -196,7 +225,7 @@ class GitHubStandIn:
                 raise ValueError(f"{repo} already has a release {tag}")
             release = StoredRelease(self._new_id(), tag, prerelease, draft)
             for name, data in files.items():
-                release.assets.append(self._new_asset(name, data, digest))
+                release.assets.append(self._new_asset(stored, name, data, digest))
                 release.assets[-1].state = (states or {}).get(name, "uploaded")
             stored.releases.append(release)
 
@@ -211,7 +240,9 @@ class GitHubStandIn:
             release = self._release(repo, tag)
             for index, asset in enumerate(release.assets):
                 if asset.name == name:
-                    release.assets[index] = self._new_asset(name, data, digest)
+                    release.assets[index] = self._new_asset(self._repo(repo), name, data, digest)
+                    # a later upload: its Last-Modified differs, even within the same second
+                    release.assets[index].uploaded = max(time.time() // 1, asset.uploaded + 1)
                     return
             raise KeyError(f"{repo} {tag} has no asset {name}")
 
@@ -235,11 +266,32 @@ class GitHubStandIn:
         with self._lock:
             self._html_for[filename] = times
 
-    def truncate(self, filename: str, times: int = 1) -> None:
+    def truncate(self, filename: str, times: int = 1, at: float = 0.5) -> None:
         """Cut the next ``times`` downloads of ``filename`` short: the whole Content-Length is
-        announced, half the bytes are sent, then the connection closes."""
+        announced, the fraction ``at`` of the bytes is sent, then the connection closes."""
         with self._lock:
             self._truncate[filename] = times
+            self._truncate_at = at
+
+    def secondary_limit(
+        self, times: int = 1, retry_after: int | None = 60, status: int = 403
+    ) -> None:
+        """Answer the next ``times`` API requests with GitHub's secondary rate limit: ``status``
+        (403; 429 also happens), ``Retry-After`` (none when None) and no X-RateLimit-* headers
+        (notes row 19: PyGithub SpecificExceptions.testAuthenticatedRateLimitExceeded.txt;
+        row 12: the rate-limit guide, "403 or 429", "retry-after" when given)."""
+        headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+        message = (
+            "You have exceeded a secondary rate limit. Please wait a few minutes before you try "
+            "again."
+        )
+        body = json.dumps(
+            {"message": message, "documentation_url": SECONDARY, "status": str(status)}
+        )
+        with self._lock:
+            self._failures.append(
+                Failure(status, headers, body.encode(), times, f"{self.api_path}/", False)
+            )
 
     def make_private(self, repo: str) -> None:
         """Answer 404 for ``repo`` to API requests without a token, as GitHub does for private
@@ -343,14 +395,26 @@ class GitHubStandIn:
         with self._lock:
             return sum(a.download_count for a in self._assets.values() if a.name == filename)
 
+    def asset_data(self, filename: str) -> bytes:
+        """The bytes of the newest upload named ``filename``."""
+        with self._lock:
+            return max(
+                (a for a in self._assets.values() if a.name == filename), key=lambda a: a.id
+            ).data
+
+    def served(self, filename: str) -> int:
+        """How many bytes of assets named ``filename`` the storage host sent, in all."""
+        with self._lock:
+            return sum(a.bytes_served for a in self._assets.values() if a.name == filename)
+
     # --- internals --------------------------------------------------------------------------
 
     def _new_id(self) -> int:
         self._next_id += 1
         return self._next_id
 
-    def _new_asset(self, name: str, data: bytes, digest: bool) -> StoredAsset:
-        asset = StoredAsset(self._new_id(), name, data, digest)
+    def _new_asset(self, repo: StoredRepo, name: str, data: bytes, digest: bool) -> StoredAsset:
+        asset = StoredAsset(self._new_id(), name, data, digest, repo_id=repo.id)
         self._assets[asset.id] = asset
         return asset
 
@@ -396,7 +460,7 @@ class GitHubStandIn:
             "id": asset.id,
             "node_id": f"RA_{asset.id}",
             "name": asset.name,
-            "label": "",
+            "label": None,  # as most recorded assets have it (notes row 20)
             "content_type": asset.content_type,
             "state": asset.state,  # notes row 9: releases.json
             "size": len(asset.data),
@@ -410,39 +474,132 @@ class GitHubStandIn:
         }
 
     def _rate_headers(self) -> dict[str, str]:
+        """GitHub's X-RateLimit-* headers for the pool of the request being answered (notes row
+        18: PyGithub PublicReleaseAsset.setUp.txt)."""
+        limit, remaining = self.rate_limit[self._pool], self.rate_remaining[self._pool]
         return {
-            "X-RateLimit-Limit": str(self.rate_limit),
-            "X-RateLimit-Remaining": str(self.rate_remaining),
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Remaining": str(remaining),
             "X-RateLimit-Reset": str(self.rate_reset),
-            "X-RateLimit-Used": str(self.rate_limit - self.rate_remaining),
+            "X-RateLimit-Used": str(limit - remaining),
             "X-RateLimit-Resource": "core",
         }
+
+    def _charge(self) -> None:
+        """Count the request being answered against its pool's primary rate limit."""
+        self.rate_remaining[self._pool] = max(self.rate_remaining[self._pool] - 1, 0)
 
     def answer(self, request: Request) -> Answer:
         """The answer to ``request``, by the host it came to; the handler only moves bytes."""
         with self._lock:
             self.requests.append(request)
-            for failure in self._failures:
-                if failure.times > 0 and request.path.startswith(failure.path):
-                    failure.times -= 1
-                    headers = {**self._rate_headers(), **failure.headers}
-                    return Answer(failure.status, {**_JSON, **headers}, failure.body)
-            if request.host == "api":
-                return self._answer_api(request)
-            if request.host == "storage":
-                return self._answer_storage(request)
-            return self._answer_web(request)
+            self._pool = "token" if request.headers.get("authorization") else "anonymous"
+            answer = self._route(request)
+            return self._as_api_answer(request, answer) if request.host == "api" else answer
+
+    def _route(self, request: Request) -> Answer:
+        for failure in self._failures:
+            if failure.times > 0 and request.path.startswith(failure.path):
+                failure.times -= 1
+                limits = self._rate_headers() if failure.rate_headers else {}
+                if request.host != "api":
+                    limits = {}
+                return Answer(failure.status, {**_JSON, **limits, **failure.headers}, failure.body)
+        if request.host == "api":
+            return self._answer_api(request)
+        if request.host == "storage":
+            return self._answer_storage(request)
+        return self._answer_web(request)
+
+    def _as_api_answer(self, request: Request, answer: Answer) -> Answer:
+        """What every answer of GitHub's API carries as recorded (notes rows 17 and 18: PyGithub
+        Repository.testRepoSecrets.txt, Environment.testEnvironmentSecrets.txt,
+        PublicReleaseAsset.setUp.txt; octokit scenarios/api.github.com/paginate-issues/
+        raw-fixture.json): an X-GitHub-Request-Id; a gzip body for a client that accepts gzip,
+        which makes a 200's ETag weak (``W/"..."``; a 304 keeps the strong form); Cache-Control
+        ``private`` with a token and ``public`` without."""
+        self._request_ids += 1
+        headers = dict(answer.headers)
+        headers["X-GitHub-Request-Id"] = f"{self._request_ids:04X}:{self._request_ids * 7919:06X}"
+        if "Cache-Control" in headers and self._pool == "anonymous":
+            headers["Cache-Control"] = headers["Cache-Control"].replace("private", "public")
+        body = answer.body
+        encodings = request.headers.get("accept-encoding", "").split(",")
+        if body and headers.get("Content-Type", "").startswith("application/json"):
+            headers["Vary"] = "Accept, Authorization, Cookie, X-GitHub-OTP, Accept-Encoding"
+            if "gzip" in {encoding.split(";")[0].strip() for encoding in encodings}:
+                body = gzip.compress(body, mtime=0)
+                headers["Content-Encoding"] = "gzip"
+                if answer.status == 200 and headers.get("ETag", "").startswith('"'):
+                    headers["ETag"] = f"W/{headers['ETag']}"
+        return answer._replace(headers=headers, body=body)
 
     def _signed_url(self, asset: StoredAsset) -> str:
-        """A short-lived signed URL of ``asset``'s bytes on the storage host (notes row 5:
-        release-assets.githubusercontent.com; different-ai/openwork#3131)."""
-        expires = int(time.time()) + self.signed_url_ttl
-        signature = self._sign(asset.id, expires)
-        return f"{self.storage_url}/objects/{asset.id}?sig={signature}&exp={expires}"
+        """A short-lived signed URL of ``asset``'s blob on the storage host, in the form GitHub
+        gives (notes row 21: PyGithub PublicReleaseAsset.testDownload.txt, 2025-08): an opaque
+        path, the storage fields, ``se`` (the signature's expiry), ``sig`` (base64,
+        percent-encoded: ``%2B``, ``%2F``, ``%3D``) and a ``jwt`` valid for five minutes (notes
+        row 5: the URL is short-lived; release-assets.githubusercontent.com)."""
+        now = int(time.time())
+        path = f"/github-production-release-asset/{asset.repo_id}/{asset.uuid}"
+        disposition = f"attachment; filename={asset.name}"
+        signed_expiry = _iso(now + self.signed_url_ttl + 3600)  # the jwt expires first
+        fields = {
+            "sp": "r",
+            "sv": "2018-11-09",
+            "sr": "b",
+            "spr": "https",
+            "se": signed_expiry,
+            "rscd": disposition,
+            "rsct": asset.content_type,
+            "skoid": "96c2d410-5711-43a1-aedd-ab1947aa7ab0",
+            "sktid": "398a6654-997b-47e9-b12b-9515b896b4de",
+            "skt": _iso(now),
+            "ske": signed_expiry,
+            "sks": "b",
+            "skv": "2018-11-09",
+        }
+        claims = {
+            "iss": "github.com",
+            "aud": "release-assets.githubusercontent.com",
+            "key": "key1",
+            "exp": now + self.signed_url_ttl,
+            "nbf": now,
+            "path": "releaseassetproduction.blob.core.windows.net",
+            "blob": path,
+        }
+        tail = {
+            "sig": self._sign(path, signed_expiry),
+            "jwt": self._jwt(claims),
+            "response-content-disposition": disposition,
+            "response-content-type": asset.content_type,
+        }
+        # rscd as recorded: "attachment%3B+filename%3D..."; the tail with %20 for a space
+        return f"{self.storage_url}{path}?{urlencode(fields)}&{urlencode(tail, quote_via=quote)}"
 
-    def _sign(self, asset_id: int, expires: int) -> str:
-        message = f"{asset_id}:{expires}".encode()
-        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+    def _sign(self, path: str, expiry: str) -> str:
+        message = f"r\n{path}\n{expiry}".encode()
+        return base64.b64encode(hmac.new(self._secret, message, hashlib.sha256).digest()).decode()
+
+    def _jwt(self, claims: dict[str, Any]) -> str:
+        def part(data: bytes) -> str:
+            return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+        head = part(b'{"typ":"JWT","alg":"HS256"}') + "." + part(json.dumps(claims).encode())
+        mac = hmac.new(self._secret, head.encode(), hashlib.sha256).digest()
+        return f"{head}.{part(mac)}"
+
+    def _jwt_claims(self, token: str) -> dict[str, Any] | None:
+        """The claims of a jwt this stand-in signed, or None."""
+        head, _, mac = token.rpartition(".")
+        expected = hmac.new(self._secret, head.encode(), hashlib.sha256).digest()
+        if not hmac.compare_digest(_unpart(mac), expected):
+            return None
+        try:
+            claims = json.loads(_unpart(head.partition(".")[2]))
+        except ValueError:
+            return None
+        return claims if isinstance(claims, dict) else None
 
     def _answer_web(self, request: Request) -> Answer:
         """github.com: ``browser_download_url`` answers 302 to a signed storage URL."""
@@ -453,33 +610,66 @@ class GitHubStandIn:
             # to anything a script sends (notes row 6: xaf/omni#907, github3.py#1022).
             if stored is not None and not stored.private:
                 for asset in self._download(stored, parts[5], parts[6]):
-                    # 302 to a signed URL on another host (notes row 5: packit/ai-workflows#634)
-                    return Answer(302, {"Location": self._signed_url(asset)}, b"")
+                    # 302 to a signed URL on another host (notes row 5: packit/ai-workflows#634),
+                    # an empty text/html answer like the API's (notes row 21)
+                    return Answer(302, {**_REDIRECT, "Location": self._signed_url(asset)}, b"")
         return Answer(404, {"Content-Type": "text/plain"}, b"Not Found")
 
     def _answer_storage(self, request: Request) -> Answer:
-        """The storage host: the bytes of a signed, unexpired URL sent without Authorization."""
-        match = re.fullmatch(r"/objects/(\d+)", request.path)
-        asset = self._assets.get(int(match[1])) if match else None
-        if asset is None:
+        """The storage host: the bytes of a signed, unexpired URL sent without Authorization,
+        whole or a ``Range`` of them."""
+        match = re.fullmatch(
+            r"/github-production-release-asset/(\d+)/([0-9a-f-]{36})", request.path
+        )
+        found = [a for a in self._assets.values() if match and a.uuid == match[2]]
+        if not found or found[0].repo_id != int(match[1] if match else 0):
             return Answer(404, {"Content-Type": "text/plain"}, b"Not Found")
+        asset = found[0]
         if "authorization" in request.headers:
             # The signed URL is the credential; a header too is refused (notes row 6:
             # octokit/rest.js#6, "Only one auth mechanism allowed").
             return Answer(400, {"Content-Type": "text/plain"}, b"Only one auth mechanism allowed")
-        expires = request.query.get("exp", "")
-        signature = self._sign(asset.id, int(expires)) if expires.isdigit() else ""
-        if not signature or not hmac.compare_digest(request.query.get("sig", ""), signature):
+        expiry = request.query.get("se", "")
+        signature = self._sign(request.path, expiry)
+        if not hmac.compare_digest(request.query.get("sig", ""), signature):
             return Answer(403, {"Content-Type": "text/plain"}, b"Signature does not match")
-        if int(expires) < time.time():  # short-lived (notes row 5)
-            return Answer(403, {"Content-Type": "text/plain"}, b"Request has expired")
+        claims = self._jwt_claims(request.query.get("jwt", ""))
+        if claims is None or claims.get("blob") != request.path:
+            return Answer(403, {"Content-Type": "text/plain"}, b"Signature does not match")
+        if claims.get("exp", 0) < time.time() or _parse_iso(expiry) < time.time():
+            return Answer(403, {"Content-Type": "text/plain"}, b"Request has expired")  # row 5
         if _take(self._html_for, asset.name):
             # GitHub sometimes answers a download with a 200 HTML "unicorn" page; only the
             # API's size and content_type tell it from the file (notes row 8: microsoft/git#934).
             return Answer(200, {"Content-Type": "text/html; charset=utf-8"}, UNICORN)
+        # The storage host's 200 as recorded (notes row 21: PyGithub
+        # PublicReleaseAsset.testDownload.txt): octet-stream, Accept-Ranges: bytes, a strong
+        # ETag, Last-Modified (the upload's time) and Content-Disposition.
+        headers = {
+            "Content-Type": asset.content_type,
+            "Accept-Ranges": "bytes",
+            "ETag": f'"0x{int(asset.uploaded * 10**7) + asset.id:X}"',
+            "Last-Modified": format_datetime(datetime.fromtimestamp(asset.uploaded, UTC), True),
+            "Content-Disposition": f"attachment; filename={asset.name}",
+        }
+        status, data = 200, asset.data
+        wanted = re.fullmatch(r"bytes=(\d+)-(\d*)", request.headers.get("range", "").strip())
+        if_range = request.headers.get("if-range") if self.if_range else None
+        if self.ranges and wanted and _if_range_holds(if_range, headers):
+            # A range request (RFC 9110 section 14, which "Accept-Ranges: bytes" announces):
+            # 206 with Content-Range, 416 for a start past the end; with an If-Range that no
+            # longer matches (another upload), the whole file with 200 (RFC 9110 13.1.5).
+            start, total = int(wanted[1]), len(asset.data)
+            end = min(int(wanted[2]) if wanted[2] else total - 1, total - 1)
+            if start >= total:
+                return Answer(416, {"Content-Range": f"bytes */{total}"}, b"")
+            if start <= end:
+                status, data = 206, asset.data[start : end + 1]
+                headers["Content-Range"] = f"bytes {start}-{end}/{total}"
         asset.download_count += 1
-        cut_at = len(asset.data) // 2 if _take(self._truncate, asset.name) else None
-        return Answer(200, {"Content-Type": asset.content_type}, asset.data, cut_at)
+        cut_at = int(len(data) * self._truncate_at) if _take(self._truncate, asset.name) else None
+        asset.bytes_served += len(data[:cut_at])
+        return Answer(status, headers, data, cut_at)
 
     def _download(self, stored: StoredRepo, tag: str, name: str) -> list[StoredAsset]:
         releases = [r for r in stored.releases if r.tag == tag]
@@ -487,15 +677,20 @@ class GitHubStandIn:
 
     def _answer_api(self, request: Request) -> Answer:
         auth = request.headers.get("authorization", "")
-        authenticated = auth.startswith(("Bearer ", "token ")) and (
-            self.token is None or auth.split(" ", 1)[1] == self.token
+        scheme, _, credential = auth.partition(" ")
+        authenticated = (
+            self.token is not None
+            and scheme in ("Bearer", "token")
+            and hmac.compare_digest(credential.encode(), self.token.encode())
         )
         if auth and not authenticated:
-            # A bad token gets 401, without X-RateLimit-* headers; a request with no token is
-            # answered as anonymous, public repositories included (notes row 13).
+            # Any credential but the token GitHub knows gets 401, without X-RateLimit-* headers;
+            # a request with none is answered as anonymous, public repositories included (notes
+            # row 13: brekkylab/backlot#235).
             body = {"message": "Bad credentials", "documentation_url": DOCS, "status": "401"}
             return Answer(401, dict(_JSON), json.dumps(body).encode())
-        if self.rate_remaining <= 0:
+        self._pool = "token" if authenticated else "anonymous"
+        if self.rate_remaining[self._pool] <= 0:
             message = f"API rate limit exceeded for {request.headers.get('host', '127.0.0.1')}."
             return self._json(403, {"message": message, "documentation_url": DOCS})
         route_re = r"/(?:repos/([^/]+/[^/]+)|repositories/(\d+))(/.*)"
@@ -538,8 +733,10 @@ class GitHubStandIn:
                 if asset.id != asset_id or (release.draft and not authenticated):
                     continue
                 if "application/octet-stream" in request.headers.get("accept", ""):
-                    self.rate_remaining = max(self.rate_remaining - 1, 0)
-                    location = {"Location": self._signed_url(asset)}
+                    # 302, empty and text/html, to the signed URL (notes row 21: PyGithub
+                    # PublicReleaseAsset.testDownload.txt); it counts against the limit.
+                    self._charge()
+                    location = {**_REDIRECT, "Location": self._signed_url(asset)}
                     return Answer(302, {**location, **self._rate_headers()}, b"")
                 body = json.dumps(self._asset_json(stored, release, asset)).encode()
                 return self._cached(request, body, {})
@@ -582,6 +779,8 @@ class GitHubStandIn:
             return self._json(422, {"message": message, "documentation_url": LIST_RELEASES})
         chunk = visible[first : first + per_page if cap is None else min(first + per_page, cap)]
         body = json.dumps([self._release_json(stored, r) for r in chunk]).encode()
+        # Link URLs name the repository by its id (notes row 2: google/go-github#3392; row 17:
+        # octokit scenarios/api.github.com/paginate-issues/raw-fixture.json), answered above.
         base = f"{self.api_url}/repositories/{stored.id}/releases?per_page={per_page}&page="
         # Counted from every release, so next/last still point past the cap (notes row 1).
         last = max((len(visible) + per_page - 1) // per_page, 1)
@@ -592,11 +791,13 @@ class GitHubStandIn:
         return self._cached(request, body, {"Link": ", ".join(links)} if links else {})
 
     def _cached(self, request: Request, body: bytes, headers: dict[str, str]) -> Answer:
-        """200 with ``body`` and a weak ETag, or 304 when If-None-Match has that ETag."""
-        etag = f'W/"{hashlib.sha256(body).hexdigest()}"'
+        """200 with ``body`` and its ETag, or 304 when If-None-Match has that ETag, weak or
+        strong: a 200 sent gzip has the weak form, its 304 the strong one (notes row 17)."""
+        etag = f'"{hashlib.sha256(body).hexdigest()}"'
         wanted = request.headers.get("if-none-match", "")
-        if any(tag.strip().removeprefix("W/") in (etag[2:], "*") for tag in wanted.split(",")):
-            # A 304 does not count against the rate limit (notes row 3: rate-limit guide).
+        if any(tag.strip().removeprefix("W/") in (etag, "*") for tag in wanted.split(",")):
+            # A 304 has no body and does not count against the rate limit (notes row 3:
+            # rate-limit guide; row 17).
             return Answer(304, {"ETag": etag, **self._rate_headers()}, b"")
         cache = {"ETag": etag, "Cache-Control": "private, max-age=60, s-maxage=60"}
         return self._json(200, body, {**cache, **headers})
@@ -607,7 +808,7 @@ class GitHubStandIn:
         """An API answer; every one but a 304 counts against the rate limit."""
         if isinstance(body, dict):
             body = json.dumps({**body, "status": str(status)}).encode()
-        self.rate_remaining = max(self.rate_remaining - 1, 0)
+        self._charge()
         return Answer(status, {**_JSON, **(headers or {}), **self._rate_headers()}, body)
 
 
@@ -616,6 +817,40 @@ _JSON = {
     "X-GitHub-Media-Type": "github.v3; format=json",
     "X-GitHub-Api-Version-Selected": "2022-11-28",
 }
+_REDIRECT = {"Content-Type": "text/html;charset=utf-8"}  # a 302's, with no body (notes row 21)
+
+
+def _iso(epoch: float) -> str:
+    """A time as the signed URLs write it: ``2025-08-15T21:58:27Z``."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_iso(text: str) -> float:
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def _unpart(text: str) -> bytes:
+    """A jwt part's bytes (base64url without padding); b"" when it is not one."""
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except ValueError:
+        return b""
+
+
+def _if_range_holds(if_range: str | None, headers: dict[str, str]) -> bool:
+    """Whether a Range applies: no If-Range, or one naming the current ETag or Last-Modified
+    (RFC 9110 section 13.1.5; a date must equal Last-Modified exactly)."""
+    if if_range is None:
+        return True
+    if if_range.strip().startswith(('"', "W/")):
+        return if_range.strip() == headers["ETag"]
+    try:
+        return parsedate_to_datetime(if_range) == parsedate_to_datetime(headers["Last-Modified"])
+    except (TypeError, ValueError):
+        return False
 
 
 def _take(countdown: dict[str, int], name: str) -> bool:
@@ -682,9 +917,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if answer.status == 304:
             return
-        self.wfile.write(answer.body[: answer.cut_at])
-        if answer.cut_at is not None:  # the connection drops before Content-Length bytes
-            self.wfile.flush()
+        try:
+            self.wfile.write(answer.body[: answer.cut_at])
+            if answer.cut_at is not None:  # the connection drops before Content-Length bytes
+                self.wfile.flush()
+                self.close_connection = True
+        except ConnectionError:  # the client hung up mid-body (a download it refused): as GitHub
             self.close_connection = True
 
     def log_message(self, format: str, *args: Any) -> None:

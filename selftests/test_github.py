@@ -17,6 +17,7 @@ from standin import GitHubStandIn, run_standin
 
 pytestmark = pytest.mark.e2e
 TOKEN = "ghp_" + "PublicT0ken" * 3
+NETRC_SECRET = "netrc-Secr3t"
 OTHER_TOKEN = "ghp_" + "CompanyT0ken" * 3
 
 
@@ -52,8 +53,20 @@ def test_an_old_release_past_the_listing_cap_installs_by_name(project: Project) 
 def test_a_private_repository_next_to_a_public_one_sends_the_token_only_to_the_api(
     project: Project,
 ) -> None:
+    """With a ~/.netrc of both shapes: an entry for the API's host, which requests would put in
+    the token's place, and a `default` one, which it would send to the storage host too (notes
+    row 7). GitHub gets the token alone, the storage host no credential."""
     project.github.token = TOKEN
     wheel = publish_private_model(project.github, "acme/private", project.path.parent / "acme")
+    home = project.path.parent / "home"
+    home.mkdir()
+    (home / ".netrc").write_text(
+        f"machine 127.0.0.1 login someone password {NETRC_SECRET}\n"
+        f"default login anyone password {NETRC_SECRET}\n"
+    )
+    (home / ".netrc").chmod(0o600)
+    project.env.update(HOME=str(home))
+    project.env.pop("NETRC", None)
     project.env.update(GITHUB_TOKEN=TOKEN, MODEL_REPOS="explosion/spacy-models acme/private")
     project.write("requirements.in", project.read("requirements.in") + "acme_model>=1,<2\n")
 
@@ -65,6 +78,8 @@ def test_a_private_repository_next_to_a_public_one_sends_the_token_only_to_the_a
     assert f"--hash=sha256:{digest}" in project.read("requirements.txt")
     carrying = {r.host for r in project.github.requests if "authorization" in r.headers}
     assert carrying == {"api"}  # never github.com, never the storage host
+    sent = {r.headers["authorization"] for r in project.github.requests if r.host == "api"}
+    assert sent == {f"Bearer {TOKEN}"}  # not the netrc's, and on every API request
     assert project.github.downloads(wheel.name) == 1  # then pip reads the local copy
     assert TOKEN not in result.stdout + result.stderr
     project.run("verify")
@@ -84,29 +99,53 @@ def test_a_private_release_file_without_a_token_says_which_token(project: Projec
     assert "acme/private is private, set the token" in result.stderr, result.stderr
 
 
-@pytest.mark.parametrize("fault", ["html", "truncated"])
-def test_a_bad_download_is_refused_nothing_is_kept_and_the_next_run_recovers(
-    project: Project, fault: str
-) -> None:
+@pytest.mark.parametrize("fault", ["html", "storage-500", "truncated"])
+def test_a_bad_download_is_refused_and_the_next_run_recovers(project: Project, fault: str) -> None:
+    """An HTML page and a 500 keep nothing; a download cut at 90 % keeps what arrived as
+    NAME.part (never recorded or linked), and the next run asks only for the rest. No message
+    shows the signed URL's query."""
+    github = project.github
     if fault == "html":
-        project.github.serve_html_for(WHEEL_380)  # GitHub's "unicorn" page, with 200
+        github.serve_html_for(WHEEL_380)  # GitHub's "unicorn" page, with 200
+    elif fault == "storage-500":
+        github.fail_with(500, path="/github-production-release-asset/", times=4)  # and retries
     else:
-        project.github.truncate(WHEEL_380)
+        github.truncate(WHEEL_380, at=0.9)
 
     failed = project.run("install", ok=False)
 
     assert failed.returncode != 0 and "Traceback" not in failed.stderr
-    assert WHEEL_380 in failed.stderr and "nothing was kept" in failed.stderr
-    assert "HTML page" in failed.stderr if fault == "html" else "broke off" in failed.stderr
+    signed = [r.query for r in github.requests if r.host == "storage"]
+    assert signed and not [
+        q for q in signed if q["sig"] in failed.stderr or q["jwt"] in failed.stderr
+    ]
+    assert "sig=" not in failed.stderr and "jwt=" not in failed.stderr
     files = project.path / "build/release-files"
+    part = files / f"{WHEEL_380}.part"
+    assert WHEEL_380 in failed.stderr
+    if fault == "truncated":
+        assert "broke off" in failed.stderr and f"{WHEEL_380}.part" in failed.stderr
+        assert "Run the same command again to continue the download" in failed.stderr
+        assert part.is_file()
+    else:
+        assert "nothing was kept" in failed.stderr and not part.exists()
+        assert ("HTML page" if fault == "html" else "answered HTTP 500") in failed.stderr
     assert not (files / WHEEL_380).exists()
     sums = (files / "SHA256SUMS").read_text() if (files / "SHA256SUMS").exists() else ""
     assert WHEEL_380 not in sums and not (project.path / "requirements.txt").exists()
+    assert ".part" not in project.read("build/model-links.html")
+    before = len(github.requests)
 
     project.run("install")  # the server is good again: the same command recovers
 
     assert project.python("import en_core_web_sm; print(en_core_web_sm.VERSION)") == "3.8.0"
     project.run("verify")
+    assert not part.exists()
+    if fault == "truncated":
+        (again,) = [r for r in github.requests[before:] if r.host == "storage"]
+        size = len(github.asset_data(WHEEL_380))
+        assert again.headers["range"] == f"bytes={int(size * 0.9)}-"
+        assert github.served(WHEEL_380) < 1.3 * size
 
 
 def test_an_unfinished_upload_is_not_linked(project: Project) -> None:

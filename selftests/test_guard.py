@@ -92,6 +92,7 @@ def test_source_options_and_credentials_in_inputs_are_refused_at_compile(
 def test_no_secret_is_printed_when_pip_fails(project: Project) -> None:
     project.run("install")
     base = project.mirror.replace("http://", f"http://buyer:{SECRET}@")
+    project.github.token = TOKEN  # GitHub knows it: a token it does not know gets 401
     project.env.update(FIND_LINKS=f"{base}/private/wheels/", GITHUB_TOKEN=TOKEN)
     project.publish_index()  # spacy 3.8.2 leaves the index, and so the machine:
     (project.path.parent / "simple/spacy/index.html").unlink()
@@ -110,6 +111,7 @@ def test_builds_run_without_the_github_token(project: Project) -> None:
     sdist = make_recording_sdist(project.path.parent / "sdists", "builtpkg", "1.0", record)
     project.publish_index(sdist)
     project.write("requirements.in", project.read("requirements.in") + "builtpkg\n")
+    project.github.token = TOKEN  # GitHub knows it: a token it does not know gets 401
     project.env.update(GITHUB_TOKEN=TOKEN, GITHUB_TOKEN_GHE_EXAMPLE_COM=TOKEN)
 
     project.run("install")

@@ -12,6 +12,7 @@ import math
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -151,7 +152,7 @@ def test_api_headers_and_no_authorization_without_token(github: GitHubStandIn, c
 def test_warm_run_is_all_304_and_byte_identical(github: GitHubStandIn, capsys) -> None:
     github.add_synthetic(REPO, 150)
     assert run(capsys, REPO)[0] == 0
-    first, remaining = page().read_bytes(), github.rate_remaining
+    first, remaining = page().read_bytes(), github.rate_remaining["anonymous"]
     github.requests.clear()
     code, out, _ = run(capsys, REPO)
     assert code == 0
@@ -159,7 +160,7 @@ def test_warm_run_is_all_304_and_byte_identical(github: GitHubStandIn, capsys) -
     assert "2 API requests, 2 served from cache (304)" in out
     assert all(r.headers["if-none-match"].startswith('W/"') for r in github.api_requests())
     assert len(github.api_requests()) == 2
-    assert github.rate_remaining == remaining  # a 304 costs no rate limit
+    assert github.rate_remaining["anonymous"] == remaining  # a 304 costs no rate limit
 
 
 def test_a_new_release_shows_up_on_the_next_run(github: GitHubStandIn, tmp_path, capsys) -> None:
@@ -416,7 +417,7 @@ def test_rejected_token(github: GitHubStandIn, previous: bytes, monkeypatch, cap
 @pytest.mark.parametrize("status", [403, 429])
 def test_rate_limit_exhausted(github: GitHubStandIn, previous: bytes, capsys, status: int) -> None:
     if status == 403:
-        github.rate_remaining = 0  # the stand-in's own GitHub-like 403
+        github.rate_remaining["anonymous"] = 0  # the stand-in's own GitHub-like 403
     else:
         github.fail_with(429, {"X-RateLimit-Remaining": "0"})
     code, _, err = run(capsys, REPO)
@@ -426,29 +427,73 @@ def test_rate_limit_exhausted(github: GitHubStandIn, previous: bytes, capsys, st
 
 
 @pytest.mark.parametrize("status", [403, 429])
-def test_secondary_rate_limit_waits_retry_after_and_retries(
-    github: GitHubStandIn, monkeypatch, capsys, status: int
+def test_a_secondary_limit_is_waited_out_once_saying_so(
+    github: GitHubStandIn, capsys, status: int
 ) -> None:
+    """GitHub's secondary limit as recorded (notes row 19): a short Retry-After is waited out
+    once, with one line saying so (issue 19: it used to wait in silence, three times)."""
     github.add_synthetic(REPO, 10)
-    github.fail_with(status, {"Retry-After": "2"}, times=2)
-    waits: list[float] = []
-    monkeypatch.setattr(github_client.time, "sleep", waits.append)
-    code, out, _ = run(capsys, REPO)
-    assert code == 0 and "3 API requests" in out
-    assert waits == [2.0, 2.0]
-    assert len(github.api_requests()) == 3 and len(anchors()) == 10
+    github.secondary_limit(times=1, retry_after=1, status=status)
+    start = time.monotonic()
+
+    code, out, err = run(capsys, REPO)
+
+    took = time.monotonic() - start
+    with capsys.disabled():
+        print(f"\n  secondary limit with Retry-After: 1 answered: the run took {took:.2f} s")
+    assert code == 0 and "2 API requests" in out and len(anchors()) == 10
+    assert err == (
+        f"GitHub's secondary rate limit ({status} at {github.api_url}/repos/{REPO}/releases?****)"
+        ": waiting 1 s, as GitHub asks, then trying once more\n"
+    )
 
 
-def test_secondary_rate_limit_longer_than_max_wait_fails(
+def test_a_second_secondary_limit_in_a_run_fails_at_once_with_the_time(
     github: GitHubStandIn, previous: bytes, monkeypatch, capsys
 ) -> None:
-    monkeypatch.setattr(github_client, "MAX_WAIT", 5)
-    github.fail_with(403, {"Retry-After": "30"}, times=10)
+    github.secondary_limit(times=2, retry_after=30)
     waits: list[float] = []
     monkeypatch.setattr(github_client.time, "sleep", waits.append)
+
     code, _, err = run(capsys, REPO)
+
+    assert code == 1 and waits == [30] and page().read_bytes() == previous
+    waited, failed = err.splitlines()
+    assert "waiting 30 s" in waited and failed.startswith("error: GitHub's secondary rate limit")
+    assert "a second time in this run" in failed and "try again after 20" in failed
+    assert failed.endswith(" UTC (a run waits once, at most 60 s)")
+    assert len(github.api_requests()) == 2 + 2
+
+
+@pytest.mark.parametrize("retry_after", [61, 3600])
+def test_a_secondary_limit_longer_than_a_minute_fails_at_once(
+    github: GitHubStandIn, previous: bytes, monkeypatch, capsys, retry_after: int
+) -> None:
+    github.secondary_limit(times=10, retry_after=retry_after)
+    waits: list[float] = []
+    monkeypatch.setattr(github_client.time, "sleep", waits.append)
+    before = time.time()
+
+    code, _, err = run(capsys, REPO)
+
     assert_clean_failure(code, err, previous)
-    assert "secondary rate limit" in err and "30 s" in err and waits == []
+    assert waits == [] and f"asks to wait {retry_after} s" in err
+    again = datetime.strptime(err.split("try again after ")[1][:19], "%Y-%m-%d %H:%M:%S")
+    assert 0 <= again.replace(tzinfo=UTC).timestamp() - (before + retry_after) < 60
+
+
+def test_a_secondary_limit_without_retry_after_waits_a_minute(
+    github: GitHubStandIn, monkeypatch, capsys
+) -> None:
+    """No Retry-After: "wait at least a minute" (notes row 12: the rate-limit guide)."""
+    github.add_synthetic(REPO, 3)
+    github.secondary_limit(times=1, retry_after=None, status=429)
+    waits: list[float] = []
+    monkeypatch.setattr(github_client.time, "sleep", waits.append)
+
+    code, _, err = run(capsys, REPO)
+
+    assert code == 0 and waits == [60] and "waiting 60 s" in err
 
 
 def test_unknown_repository(github: GitHubStandIn, previous: bytes, capsys) -> None:
@@ -463,6 +508,7 @@ def test_private_repository_needs_a_token(github: GitHubStandIn, monkeypatch, ca
     code, _, err = run(capsys, "acme/secret")
     assert_clean_failure(code, err, None)
     assert "private, set GITHUB_TOKEN" in err
+    github.token = TOKEN
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     assert run(capsys, "acme/secret")[0] == 0
     assert len(anchors()) == 2
