@@ -42,7 +42,7 @@ def squatting_index(project: Project, name: str) -> tuple[str, Path, str]:
 def failing_index(files: list[Path], log: list[str]) -> Iterator[str]:
     """A squatter's PEP 503 index on 127.0.0.5 that lists ``files`` but answers 500 to every
     download of one (a squatter can make a download fail at will): its URL. Each request's path
-    goes to ``log``."""
+    (GET or HEAD) goes to ``log``."""
     pages: dict[str, list[str]] = {}
     for path in files:
         project = path.name.split("-")[0].replace("_", "-").lower()
@@ -50,6 +50,12 @@ def failing_index(files: list[Path], log: list[str]) -> Iterator[str]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            self.answer()
+
+        def do_HEAD(self) -> None:  # uv asks a file's size first, to read its metadata alone
+            self.answer()
+
+        def answer(self) -> None:
             log.append(self.path)
             names = pages.get(self.path.split("?")[0])
             if names is None:
@@ -63,7 +69,8 @@ def failing_index(files: list[Path], log: list[str]) -> Iterator[str]:
             self.send_header("Content-Type", "text/html")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if self.command == "GET":
+                self.wfile.write(body)
 
         def log_message(self, format: str, *args: object) -> None:
             """Quiet: the log is ``log``."""
