@@ -137,7 +137,8 @@ def test_tightening_a_release_library_moves_the_release_model_built_on_it_back(
 ) -> None:
     """acme_model and the library it is built on, corelib, are both release packages (of the
     same repository): model 3.8.0 needs corelib 3.8, model 3.7.0 corelib 3.7. Tightening
-    corelib's range moves the model back, as it does when corelib is on an index."""
+    corelib's range moves the model back, as it does when corelib is on an index; asking for the
+    newer model moves the library on."""
     folder = project.path.parent / "releases"
     for version, needs in (("3.7.0", ">=3.7,<3.8"), ("3.8.0", ">=3.8,<3.9")):
         for wheel in (
@@ -161,6 +162,11 @@ def test_tightening_a_release_library_moves_the_release_model_built_on_it_back(
     assert "acme-model==3.7.0 \\" in pins and "corelib==3.7.0 \\" in pins, pins
     assert project.python("import acme_model; print(acme_model.VERSION)") == "3.7.0"
     project.run("verify")
+    project.write("requirements.in", "corelib>=3.7,<3.9\nacme_model>=3.8,<3.9\n")
+    project.run("install")  # the other way: the model moves on, the library pinned follows it
+    later = requirement_lines(project.read("requirements.txt"))
+    assert "acme-model==3.8.0 \\" in later and "corelib==3.8.0 \\" in later, later
+    project.write("requirements.in", "corelib>=3.7,<3.8\nacme_model>=3.7,<3.9\n")
     (project.path / "requirements.txt").unlink()  # from nothing: the newest model would not fit
     project.run("install")
     assert requirement_lines(project.read("requirements.txt")) == pins
