@@ -357,8 +357,7 @@ class Compile:
             if not LOCK.is_file():
                 raise UserError(f"{LOCK} is missing: run `make requirements.txt` first")
             assets = read_manifest(MANIFEST, missing_ok=True)
-            self.pip_compile(list(self.sources), by_project(assets))
-            text = self.output.read_text()
+            text = self.dev_lock(assets)
         else:
             assets = listing.listed(self.settings)
             text = self.release_lock(assets)
@@ -384,7 +383,7 @@ class Compile:
                 self.settings,
                 self.output,
                 ins,
-                constraints=() if self.dev else (CONSTRAINTS,),
+                constraints=(CONSTRAINTS,),
                 only_binary=only_binary,
                 upgrade=self.upgrade,
                 packages=self.packages,
@@ -482,6 +481,36 @@ class Compile:
                 f"{', '.join(sorted(names))}): narrow the ranges in requirements.in. "
                 f"{LOCK} was left as it was"
             )
+        return self.with_release_hashes(files, index, chosen)
+
+    def dev_lock(self, assets: list[Asset]) -> str:
+        """Compile requirements-dev.txt with each release package requirements.txt pins as its
+        pinned release file and every other one as nothing (see ``write_compile_inputs``): a
+        test tool that needs a model gets the model requirements.txt pins, and no file of a
+        release package's name comes from an index. Return the lock's text with the release
+        hashes and URLs set."""
+        index = by_project(assets)
+        files = ReleaseFiles(self.settings, assets)
+        chosen = {
+            name: sorted(release, key=lambda a: not a.filename.endswith(".whl"))[0]
+            for name, version in read_pins(LOCK).items()
+            if name in index
+            and (release := installable_files(index[name].get(Version(version), [])))
+        }
+        files.ensure(chosen.values())
+        write_compile_inputs(index, chosen)
+        wheel_only = [n for n in index if any(a.filename.endswith(".whl") for a in _all(index[n]))]
+        try:
+            self.pip_compile(list(self.sources), index, wheel_only)
+        except CompileFailed as failure:
+            unpinned = sorted(({failure.missing} | failure.conflict) & (index.keys() - chosen))
+            if unpinned:
+                raise UserError(
+                    f"{', '.join(unpinned)}: a release package that {LOCK} does not pin; "
+                    f"{DEV_LOCK} takes release packages from {LOCK} only: ask for it in "
+                    f"{REQUIREMENTS_IN}. {DEV_LOCK} was left as it was"
+                ) from None
+            raise
         return self.with_release_hashes(files, index, chosen)
 
     def with_release_hashes(

@@ -275,15 +275,27 @@ def test_a_look_alike_whose_download_fails_is_never_asked_for(project: Project) 
     """A squatter's en_core_web_sm 3.8.0+evil wheel on an index (a local version: the release's
     own range and cap allow it), whose download answers 500: a resolver that asks for it fails.
     The compile must never download a file of a release package's name but its release files,
-    whether requirements.in names the package or it enters as a dependency of an index's."""
+    whether requirements.in names the package, requirements-dev.in does, or it enters as a
+    dependency of an index's package."""
     evil = make_wheel(project.path.parent / "evil", MODEL, "3.8.0+evil", ["spacy>=3.8,<3.9"])
     log: list[str] = []
     with failing_index([evil], log) as url:
         project.env["PIP_EXTRA_INDEX_URL"] = url
+        project.write("requirements.in", "spacy>=3.8,<3.9\n")
+        project.write("requirements-dev.in", project.read("requirements-dev.in") + f"{MODEL}\n")
 
+        refused = project.run("install", ok=False)
+
+        assert refused.returncode != 0 and "Traceback" not in refused.stderr
+        assert (
+            "en-core-web-sm: a release package that requirements.txt does not pin; "
+            "requirements-dev.txt takes release packages from requirements.txt only: ask for it "
+            "in requirements.in" in refused.stderr
+        ), refused.stderr
+        project.write("requirements.in", f"spacy>=3.8,<3.9\n{MODEL}>=3.7.0,<3.9.0\n")  # as told
         project.run("install")
-
-        assert "en-core-web-sm==3.8.0 \\" in project.read("requirements.txt")
+        for lock in ("requirements.txt", "requirements-dev.txt"):
+            assert "en-core-web-sm==3.8.0 \\" in project.read(lock), lock
         project.run("verify")
         user = make_wheel(project.path.parent / "user", "model_user", "1.0", [MODEL])
         project.publish_index(user)
