@@ -239,7 +239,7 @@ def choose_releases(
         version = kept if kept in allowed else max(allowed, default=None)
         files = installable_files(index[name][version]) if version is not None else []
         if files:
-            chosen[name] = sorted(files, key=lambda a: not a.filename.endswith(".whl"))[0]
+            chosen[name] = wheel_first(files)
     return chosen
 
 
@@ -433,7 +433,7 @@ class Compile:
         specs = wanted(SOURCES)
         tried: dict[str, set[Version]] = {}
         conflict_retry = not self.upgrade and LOCK.is_file()
-        wheel_only = [n for n in index if any(a.filename.endswith(".whl") for a in _all(index[n]))]
+        wheel_only = with_wheels(index)
         files.render()  # the pages as the manifest and the cache say, whatever became of them
         for _ in range(TRIES):
             chosen = choose_releases(names, index, specs, keep, tried, self.settings.pre)
@@ -492,14 +492,14 @@ class Compile:
         index = by_project(assets)
         files = ReleaseFiles(self.settings, assets)
         chosen = {
-            name: sorted(release, key=lambda a: not a.filename.endswith(".whl"))[0]
+            name: wheel_first(release)
             for name, version in read_pins(LOCK).items()
             if name in index
             and (release := installable_files(index[name].get(Version(version), [])))
         }
         files.ensure(chosen.values())
         write_compile_inputs(index, chosen)
-        wheel_only = [n for n in index if any(a.filename.endswith(".whl") for a in _all(index[n]))]
+        wheel_only = with_wheels(index)
         try:
             self.pip_compile(list(self.sources), index, wheel_only)
         except CompileFailed as failure:
@@ -548,8 +548,19 @@ class Compile:
         return {n: v for n, v in read_pins(LOCK).items() if n not in moving}
 
 
-def _all(versions: dict[Version, list[Asset]]) -> list[Asset]:
-    return [asset for files in versions.values() for asset in files]
+def wheel_first(files: Sequence[Asset]) -> Asset:
+    """The file of a release to compile with: its wheel, if it has one."""
+    return sorted(files, key=lambda asset: not asset.filename.endswith(".whl"))[0]
+
+
+def with_wheels(index: Index) -> list[str]:
+    """The release packages with a wheel in some release: binary-only, so no sdist of theirs is
+    built from anywhere."""
+    return [
+        name
+        for name, versions in index.items()
+        if any(a.filename.endswith(".whl") for files in versions.values() for a in files)
+    ]
 
 
 def up_to_date(lock: Path, sources: Sequence[Path], pre: bool | None) -> bool:
