@@ -185,8 +185,7 @@ def lock_tools(upgrade: bool) -> None:
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     if result.returncode != 0:
-        tail = [line for line in mask_url(result.stderr).splitlines() if line.strip()][-3:]
-        raise UserError(f"pip-compile failed for {TOOLS_LOCK}: " + " | ".join(tail))
+        raise UserError(f"pip-compile failed for {TOOLS_LOCK}: " + one_line(result.stderr))
 
 
 def sync(settings: Settings, python: Path, locks: Sequence[Path]) -> None:
@@ -210,7 +209,6 @@ def explain_sync(output: str) -> str:
     """One line for a failed sync (pip-sync's or uv's): its first error, and the packages a hash
     check named."""
     output = mask_url(output)
-    errors = [line.removeprefix("ERROR: ") for line in output.splitlines() if "ERROR:" in line]
     named = re.findall(r"^\s+(\S+==\S+) from ", output, flags=re.MULTILINE)
     named += re.findall(r"Hash mismatch for `([^`]+)`", output)
     if "DO NOT MATCH THE HASHES" in output or "Hash mismatch" in output:
@@ -218,11 +216,33 @@ def explain_sync(output: str) -> str:
             f"pip refused {', '.join(named) or 'a file'}: its file does not match the hash in "
             "the lock. Run `make verify` to see which file changed"
         )
+    uv = output.lstrip().startswith("error:")
+    return f"{'uv pip sync' if uv else 'pip-sync'} failed: {one_line(output)[:300]}"
+
+
+TRACEBACK = "Traceback (most recent call last):"
+
+
+def one_line(output: str) -> str:
+    """A failed tool's output (masked) as one line with no traceback or fragment of one: pip's
+    first ``ERROR:`` line; else, where Python printed a traceback (pip-compile does, for a
+    download that fails), the message of the exception it ends with, without the exception's
+    module path; uv's error and its causes (a line each); else the last three lines."""
+    output = mask_url(output)
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line.split("ERROR:", 1)[1].strip() for line in lines if "ERROR:" in line]
+    errors = [error for error in errors if error != "Exception:"]  # pip's, before a traceback
+    if errors:
+        return errors[0]
+    if TRACEBACK in output:
+        frames = output.rsplit(TRACEBACK, 1)[1].splitlines()
+        for line in frames:  # the frames are indented; the exception's line is not
+            if line.strip() and not line[0].isspace():
+                kind, _, message = line.partition(": ")
+                return message.strip() or kind.rsplit(".", 1)[-1]
     if output.lstrip().startswith("error:"):  # uv: the error, then its causes, a line each
-        lines = [line.strip().removeprefix("error:").strip() for line in output.splitlines()]
-        return "uv pip sync failed: " + " | ".join(line for line in lines if line)[:300]
-    first = errors[0] if errors else (output.strip().splitlines() or ["no output"])[-1]
-    return f"pip-sync failed: {first.strip()[:300]}"
+        return " | ".join(line.removeprefix("error:").strip() for line in lines)
+    return " | ".join(lines[-3:]) or "no output"
 
 
 def origin(settings: Settings, name: str, version: str) -> str:

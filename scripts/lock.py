@@ -3,14 +3,16 @@ requirements-dev.txt from requirements-dev.in; pinned, hashed, sealed, safe.
 
 pip-compile runs with every source the workflow uses but writes none of them into the file.
 Release packages (those with an asset in the listing) are held to their releases: each chosen
-one is compiled as a direct reference to its verified release file, every one is capped at its
-newest release and binary-only, so a look-alike on an index is never read, let alone built; the
-lock gets exactly the release files' hashes and records their URLs. The result passes the
-offline checks before it replaces the lock; on any failure the old file stays.
+one is required and constrained as a direct reference to its verified release file, every other
+one constrained to no version, all binary-only, so a look-alike on an index is never downloaded,
+let alone built; the lock gets exactly the release files' hashes and records their URLs. The
+result passes the offline checks before it replaces the lock; on any failure the old file stays.
 
 When an edit conflicts with a pin already in the lock (say ``spacy<3.8`` while a model built
-for 3.8 is pinned), lower releases are tried, then the packages in the conflict re-resolved;
-when no resolution exists, the message names the conflict and what to write instead.
+for 3.8 is pinned), lower releases are tried, then the packages in the conflict re-resolved; a
+release package that requires another (a model built on a library of the same releases) is
+matched to it from the release files' metadata. When no resolution exists, the message names
+the conflict and what to write instead.
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from email.parser import HeaderParser
 from pathlib import Path
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 from packaging.version import Version
@@ -72,7 +77,7 @@ from .settings import (
     Settings,
 )
 
-TRIES = 20  # compiles one lock may take before giving up (lower releases, conflicts)
+TRIES = 20  # choices one lock may take before giving up (other releases, conflicts)
 
 
 def lock_and_sources(dev: bool) -> tuple[Path, tuple[Path, ...]]:
@@ -182,8 +187,7 @@ def explain(output: str, index: Index, sources: Sequence[Path]) -> CompileFailed
             f"no versions satisfy {sources[0]} together: {details}. " + "; ".join(advice),
             names,
         )
-    tail = [line for line in output.strip().splitlines() if line.strip()][-3:]
-    return CompileFailed("the compile failed: " + " | ".join(tail), set())
+    return CompileFailed("the compile failed: " + backend.one_line(output), set())
 
 
 def no_offer(name: str, index: Index, sources: Sequence[Path]) -> CompileFailed:
@@ -235,26 +239,90 @@ def choose_releases(
         version = kept if kept in allowed else max(allowed, default=None)
         files = installable_files(index[name][version]) if version is not None else []
         if files:
-            chosen[name] = sorted(files, key=lambda a: not a.filename.endswith(".whl"))[0]
+            chosen[name] = wheel_first(files)
     return chosen
 
 
+def wheel_requirements(wheel: Path) -> list[Requirement]:
+    """What ``wheel`` requires (its METADATA's Requires-Dist) on this Python, extras aside; none
+    for a file that is no readable wheel (the compile then says what is wrong with it)."""
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+            text = archive.read(name).decode("utf-8", "replace")
+    except (OSError, zipfile.BadZipFile, StopIteration):
+        return []
+    found = []
+    for line in HeaderParser().parsestr(text).get_all("Requires-Dist") or []:
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+            found.append(requirement)
+    return found
+
+
+def choose_again(
+    requires: Mapping[str, list[Requirement]],
+    chosen: dict[str, Asset],
+    index: Index,
+    specs: dict[str, SpecifierSet],
+    keep: dict[str, str],
+    tried: dict[str, set[Version]],
+    pre: bool,
+) -> bool:
+    """Before a compile: where the file chosen for one release package (``requires``: what each
+    chosen wheel requires) requires another release package outside the release chosen for it
+    (model 3.8.0 needs corelib>=3.8 while corelib's range asks <3.8), pick again: the required
+    package at its newest release in its ranges that every chosen file requiring it allows,
+    else the requiring package at another release in its ranges. True when one was picked
+    again; False when every requirement fits, or when nothing else is left (the compile then
+    says why)."""
+    needed: dict[str, SpecifierSet] = {}
+    for name, requirements in requires.items():
+        for requirement in requirements:
+            other = canonicalize_name(requirement.name)
+            if other in chosen and other != name:
+                needed[other] = needed.get(other, SpecifierSet()) & requirement.specifier
+    for name, requirements in sorted(requires.items()):
+        for requirement in requirements:
+            other = canonicalize_name(requirement.name)
+            if other not in needed or requirement.specifier.contains(chosen[other].version, True):
+                continue
+            fits = [
+                version
+                for version in specs.get(other, SpecifierSet()).filter(index[other], pre or None)
+                if version not in tried.get(other, set()) and needed[other].contains(version, True)
+            ]
+            if fits:
+                keep[other] = str(max(fits))
+                return True
+            tried.setdefault(name, set()).add(Version(chosen[name].version))
+            keep.pop(name, None)
+            return name in choose_releases({name}, index, specs, keep, tried, pre)
+    return False
+
+
 def write_compile_inputs(index: Index, chosen: dict[str, Asset]) -> None:
-    """The two files pip-compile reads besides the user's: every release package capped at its
-    newest release (an index's 999.9.9 never wins), and each chosen one named as a direct
-    reference to its file in build/, so pip takes that file and nothing else for the name: no
-    look-alike on an index or in find-links (another version, a local version, a wheel with
-    other tags, an sdist) is ever read, let alone built."""
-    caps = [f"{name}<={max(index[name])}\n" for name in sorted(index)]
-    references = [
-        f"{name} @ {(RELEASE_FILES / asset.filename).resolve().as_uri()}\n"
+    """The two files pip-compile reads besides the user's. Each chosen release package is
+    required, and constrained, as a direct reference to its file in build/: pip and uv then
+    take that file for every requirement of the name, whichever comes first, and read no other
+    (a look-alike on an index or in find-links, another version, a local version, a wheel with
+    other tags, an sdist, is never downloaded, let alone built). Every other release package is
+    constrained to no version at all (``<0``): a compile that comes to need one (a dependency
+    the inputs did not name) fails naming it, with nothing of that name read, and the next
+    compile takes its release file."""
+    references = {
+        name: f"{name} @ {(RELEASE_FILES / asset.filename).resolve().as_uri()}\n"
         for name, asset in sorted(chosen.items())
-    ]
+    }
+    limits = [references.get(name, f"{name}<0\n") for name in sorted(index)]
     made = "# Made by `python -m scripts compile`: "
-    atomic_write_text(CONSTRAINTS, f"{made}release packages stay within their releases.\n"
-                      + "".join(caps))  # fmt: skip
-    atomic_write_text(RELEASE_INPUT, f"{made}each release package is its release file.\n"
-                      + "".join(references))  # fmt: skip
+    limits.insert(0, f"{made}release packages are their release files, or nothing.\n")
+    atomic_write_text(CONSTRAINTS, "".join(limits))
+    header = f"{made}each release package is its release file.\n"
+    atomic_write_text(RELEASE_INPUT, header + "".join(references.values()))
 
 
 @dataclass
@@ -289,8 +357,7 @@ class Compile:
             if not LOCK.is_file():
                 raise UserError(f"{LOCK} is missing: run `make requirements.txt` first")
             assets = read_manifest(MANIFEST, missing_ok=True)
-            self.pip_compile(list(self.sources), by_project(assets))
-            text = self.output.read_text()
+            text = self.dev_lock(assets)
         else:
             assets = listing.listed(self.settings)
             text = self.release_lock(assets)
@@ -313,7 +380,7 @@ class Compile:
         their files (hashes.py); only where they say nothing does pip-compile make them."""
         ins = [path for path in inputs if path.is_file() and path.suffix == ".in"]
         ins += [] if self.dev else [RELEASE_INPUT]
-        constraints = () if self.dev else (CONSTRAINTS,)
+        constraints = (CONSTRAINTS,)
         for hashed in (False, True):
             command = backend.compile_command(
                 self.settings,
@@ -369,8 +436,10 @@ class Compile:
     def release_lock(self, assets: list[Asset]) -> str:
         """Compile requirements.txt with each release package its release file (see
         ``write_compile_inputs``): the version its pin keeps while the ranges allow, else the
-        newest. When pip finds that version in conflict with another requirement, the next
-        lower one is tried, then the non-release packages in the conflict are re-resolved once.
+        newest. Where a chosen file requires another release package outside the release
+        chosen for it, one of the two is chosen again before the compile (``choose_again``).
+        When pip finds a chosen version in conflict with another requirement, the next lower
+        one is tried, then the non-release packages in the conflict are re-resolved once.
         Return the lock's text with the release hashes and URLs set."""
         index = by_project(assets)
         files = ReleaseFiles(self.settings, assets)
@@ -379,18 +448,29 @@ class Compile:
         specs = wanted(SOURCES)
         tried: dict[str, set[Version]] = {}
         conflict_retry = not self.upgrade and LOCK.is_file()
-        wheel_only = [n for n in index if any(a.filename.endswith(".whl") for a in _all(index[n]))]
+        wheel_only = with_wheels(index)
         files.render()  # the pages as the manifest and the cache say, whatever became of them
         for _ in range(TRIES):
             chosen = choose_releases(names, index, specs, keep, tried, self.settings.pre)
             files.ensure(chosen.values())  # pip reads them from build/, once
+            requires = {
+                name: wheel_requirements(RELEASE_FILES / asset.filename)
+                for name, asset in chosen.items()
+                if asset.filename.endswith(".whl")
+            }
+            reached = {canonicalize_name(r.name) for rs in requires.values() for r in rs}
+            if (reached & index.keys()) - names:  # a release package a chosen one requires
+                names |= reached & index.keys()
+                continue
+            if choose_again(requires, chosen, index, specs, keep, tried, self.settings.pre):
+                continue
             files.render_resolver(names)
             write_compile_inputs(index, chosen)
             try:
                 self.pip_compile(list(SOURCES), index, wheel_only)
             except CompileFailed as failure:
                 unreached = ({failure.missing} | failure.conflict) & (index.keys() - names)
-                if unreached:  # a release package entered as a dependency: its file, next time
+                if unreached:  # a release package entered as a dependency: its file next time
                     names |= unreached
                     continue
                 moving = failure.conflict & chosen.keys()
@@ -409,16 +489,43 @@ class Compile:
                 self.packages = sorted(set(self.packages) | (failure.conflict - chosen.keys()))
                 tried.clear()
                 continue
-            found = set(read_pins(self.output)) & index.keys()
-            if found <= names:
-                break
-            names |= found  # a release package came in as a dependency: hold it too, recompile
+            break
         else:
             raise UserError(
                 f"pip-compile found no resolution in {TRIES} tries (release packages: "
                 f"{', '.join(sorted(names))}): narrow the ranges in requirements.in. "
                 f"{LOCK} was left as it was"
             )
+        return self.with_release_hashes(files, index, chosen)
+
+    def dev_lock(self, assets: list[Asset]) -> str:
+        """Compile requirements-dev.txt with each release package requirements.txt pins as its
+        pinned release file and every other one as nothing (see ``write_compile_inputs``): a
+        test tool that needs a model gets the model requirements.txt pins, and no file of a
+        release package's name comes from an index. Return the lock's text with the release
+        hashes and URLs set."""
+        index = by_project(assets)
+        files = ReleaseFiles(self.settings, assets)
+        chosen = {
+            name: wheel_first(release)
+            for name, version in read_pins(LOCK).items()
+            if name in index
+            and (release := installable_files(index[name].get(Version(version), [])))
+        }
+        files.ensure(chosen.values())
+        write_compile_inputs(index, chosen)
+        wheel_only = with_wheels(index)
+        try:
+            self.pip_compile(list(self.sources), index, wheel_only)
+        except CompileFailed as failure:
+            unpinned = sorted(({failure.missing} | failure.conflict) & (index.keys() - chosen))
+            if unpinned:
+                raise UserError(
+                    f"{', '.join(unpinned)}: a release package that {LOCK} does not pin; "
+                    f"{DEV_LOCK} takes release packages from {LOCK} only: ask for it in "
+                    f"{REQUIREMENTS_IN}. {DEV_LOCK} was left as it was"
+                ) from None
+            raise
         return self.with_release_hashes(files, index, chosen)
 
     def with_release_hashes(
@@ -456,8 +563,19 @@ class Compile:
         return {n: v for n, v in read_pins(LOCK).items() if n not in moving}
 
 
-def _all(versions: dict[Version, list[Asset]]) -> list[Asset]:
-    return [asset for files in versions.values() for asset in files]
+def wheel_first(files: Sequence[Asset]) -> Asset:
+    """The file of a release to compile with: its wheel, if it has one."""
+    return sorted(files, key=lambda asset: not asset.filename.endswith(".whl"))[0]
+
+
+def with_wheels(index: Index) -> list[str]:
+    """The release packages with a wheel in some release: binary-only, so no sdist of theirs is
+    built from anywhere."""
+    return [
+        name
+        for name, versions in index.items()
+        if any(a.filename.endswith(".whl") for files in versions.values() for a in files)
+    ]
 
 
 def up_to_date(

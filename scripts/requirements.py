@@ -21,7 +21,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from .errors import UserError
-from .settings import RELEASE_INPUT
+from .settings import CONSTRAINTS, RELEASE_INPUT
 
 _HASH = re.compile(r"--hash[= ]sha256:([0-9a-fA-F]{64})\b")
 PIN_LINE = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")  # a lock's `name==version \`
@@ -192,10 +192,13 @@ def set_hashes(
 
 def unreference(text: str, versions: Mapping[str, str]) -> str:
     """A compiled lock with each ``name @ file:...`` of ``versions`` written ``name==VERSION``
-    and no ``-r build/release-requirements.in`` among the reasons it gives."""
+    and neither ``-r build/release-requirements.in`` nor ``-c build/release-constraints.txt``
+    among the reasons it gives."""
     for name, version in versions.items():
         text = re.sub(rf"(?m)^{re.escape(name)} @ file:\S+", f"{name}=={version}", text)
-    text = re.sub(rf"(?m)^    # {{1,3}}(?:via )?-r {re.escape(str(RELEASE_INPUT))}\n", "", text)
+    made = "|".join(re.escape(str(path)) for path in (RELEASE_INPUT, CONSTRAINTS))
+    text = re.sub(rf"(?m)^    # {{1,3}}(?:via )?-[rc] (?:{made})\n", "", text)
+    text = re.sub(r"(?m)^    # via\n(?!    #   )", "", text)  # no reason left
     return re.sub(r"(?m)^    # via\n    #   (\S.*)\n(?!    #   )", r"    # via \1\n", text)
 
 

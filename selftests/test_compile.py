@@ -12,11 +12,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from scripts import backend, checks, lock, requirements
-from scripts.assets import Asset
-from scripts.settings import RELEASE_INPUT, SOURCES, Settings
+from scripts.assets import Asset, Index
+from scripts.settings import CONSTRAINTS, RELEASE_INPUT, SOURCES, Settings
 
 DATA = Path(__file__).resolve().parent / "data"
 SM = "en-core-web-sm"
@@ -88,6 +90,93 @@ def test_a_direct_reference_is_written_back_as_a_pin_with_the_release_hashes() -
     assert "file:" not in text and str(RELEASE_INPUT) not in text
     assert f"{SM}==3.7.1 \\\n    --hash=sha256:{'1' * 64}\n    # via -r requirements.in\n" in text
     assert "spacy==3.7.5 \\\n" in text and "    #   en-core-web-sm\n" in text  # untouched
+
+
+def test_the_compiles_own_inputs_are_no_reason_in_the_lock() -> None:
+    made = f"    #   -c {CONSTRAINTS}\n    #   -r {RELEASE_INPUT}\n"
+    compiled = (
+        f"{SM} @ file:///b/release-files/x.whl\n    # via\n{made}    #   -r requirements.in\n"
+        f"corelib @ file:///b/release-files/y.whl\n    # via\n{made}spacy==3.8.2\n"
+    )
+
+    text = requirements.unreference(compiled, {SM: "3.8.0", "corelib": "3.8.0"})
+
+    assert text == f"{SM}==3.8.0\n    # via -r requirements.in\ncorelib==3.8.0\nspacy==3.8.2\n"
+
+
+def test_a_download_that_failed_is_one_line_without_the_traceback() -> None:
+    """pip-compile prints a traceback when a download fails (an index answering 500): its
+    message is the exception's, without a frame, a code line or a module path; uv's is its
+    error and causes."""
+    pip = (DATA / "pip-compile-download-500.txt").read_text()
+    uv = (DATA / "uv-download-500.txt").read_text()
+
+    messages = [str(lock.explain(output, INDEX, SOURCES)) for output in (pip, uv)]
+
+    assert messages[0] == (
+        "the compile failed: HTTPConnectionPool(host='127.0.0.5', port=8000): Max retries "
+        "exceeded with url: /files/helpful-1.0-py3-none-any.whl (Caused by "
+        "ResponseError('too many 500 error responses'))"
+    )
+    assert messages[1].startswith("the compile failed: Request failed after 3 retries in ")
+    cause = "HTTP status server error (500 Internal Server Error) for url (http://127.0.0.5:8000"
+    assert messages[1].endswith(f"| cause: {cause}/files/helpful-1.0-py3-none-any.whl)")
+    for message in messages:
+        assert "\n" not in message and 'File "' not in message and "_vendor" not in message
+    assert backend.explain_sync(pip) == "pip-sync failed: " + messages[0].split(": ", 1)[1]
+
+
+def library_and_model() -> Index:
+    """corelib 3.7.0 and 3.8.0, and acme-model 3.7.0 (needs corelib 3.7) and 3.8.0 (3.8)."""
+
+    def asset(name: str, version: str) -> Asset:
+        filename = f"{name.replace('-', '_')}-{version}-py3-none-any.whl"
+        url = f"https://example.org/{filename}"
+        return Asset(name, version, filename, url, None, "explosion/spacy-models", filename, False)
+
+    versions = ("3.7.0", "3.8.0")
+    return {
+        name: {Version(v): [asset(name, v)] for v in versions} for name in ("corelib", "acme-model")
+    }
+
+
+def needs(chosen: dict[str, Asset]) -> dict[str, list[Requirement]]:
+    """What each chosen acme-model needs: the corelib of its minor version."""
+    minor = {name: asset.version.rsplit(".", 1)[0] for name, asset in chosen.items()}
+    return {"acme-model": [Requirement(f"corelib=={minor['acme-model']}.*")], "corelib": []}
+
+
+@pytest.mark.parametrize(
+    ("ranges", "kept", "expected"),
+    [
+        ({"corelib": "<3.8"}, {"acme-model": "3.8.0", "corelib": "3.8.0"}, "3.7.0"),  # tightened
+        ({"acme-model": ">=3.8"}, {"acme-model": "3.7.0", "corelib": "3.7.0"}, "3.8.0"),
+        ({}, {"acme-model": "3.8.0", "corelib": "3.7.0"}, "3.8.0"),  # the library follows
+    ],
+)
+def test_a_release_that_needs_another_release_is_matched_to_it(
+    ranges: dict[str, str], kept: dict[str, str], expected: str
+) -> None:
+    index = library_and_model()
+    specs = {name: SpecifierSet(spec) for name, spec in ranges.items()}
+    tried: dict[str, set[Version]] = {}
+    keep = dict(kept)
+    chosen = lock.choose_releases(set(index), index, specs, keep, tried, False)
+    moves = 0
+    while lock.choose_again(needs(chosen), chosen, index, specs, keep, tried, False):
+        chosen = lock.choose_releases(set(index), index, specs, keep, tried, False)
+        moves += 1
+
+    assert moves == 1
+    assert {name: asset.version for name, asset in chosen.items()} == dict.fromkeys(index, expected)
+
+
+def test_a_release_that_no_release_fits_is_left_to_the_compile_to_explain() -> None:
+    index = library_and_model()
+    specs = {"corelib": SpecifierSet("<3.8"), "acme-model": SpecifierSet(">=3.8")}
+    chosen = lock.choose_releases(set(index), index, specs, {}, {}, False)
+
+    assert not lock.choose_again(needs(chosen), chosen, index, specs, {}, {}, False)
 
 
 def test_a_report_names_where_pip_found_the_file() -> None:

@@ -14,11 +14,14 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from e2e import MODEL, WHEEL_380, Project
+from e2e import MODEL, WHEEL_380, Project, serving
 from packages import make_marker_sdist, make_recording_sdist, make_wheel, write_simple_index
 
 pytestmark = pytest.mark.e2e
@@ -33,6 +36,47 @@ def squatting_index(project: Project, name: str) -> tuple[str, Path, str]:
     sdist = make_marker_sdist(project.path.parent / "squat-files", name, "1.0", marker)
     url = write_simple_index(project.path.parent / "squat-index", [sdist])
     return url, marker, hashlib.sha256(sdist.read_bytes()).hexdigest()
+
+
+@contextmanager
+def failing_index(files: list[Path], log: list[str]) -> Iterator[str]:
+    """A squatter's PEP 503 index on 127.0.0.5 that lists ``files`` but answers 500 to every
+    download of one (a squatter can make a download fail at will): its URL. Each request's path
+    (GET or HEAD) goes to ``log``."""
+    pages: dict[str, list[str]] = {}
+    for path in files:
+        project = path.name.split("-")[0].replace("_", "-").lower()
+        pages.setdefault(f"/simple/{project}/", []).append(path.name)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.answer()
+
+        def do_HEAD(self) -> None:  # uv asks a file's size first, to read its metadata alone
+            self.answer()
+
+        def answer(self) -> None:
+            log.append(self.path)
+            names = pages.get(self.path.split("?")[0])
+            if names is None:
+                status = 500 if self.path.startswith("/files/") else 404
+                body = b""
+            else:
+                status = 200
+                body = "".join(f'<a href="/files/{n}">{n}</a>\n' for n in names).encode()
+                body = b"<!DOCTYPE html><html><body>\n" + body + b"</body></html>\n"
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command == "GET":
+                self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Quiet: the log is ``log``."""
+
+    with serving(ThreadingHTTPServer(("127.0.0.5", 0), Handler)) as port:
+        yield f"http://127.0.0.5:{port}/simple/"
 
 
 def test_a_hand_edited_lock_is_refused_before_anything_is_built(project: Project) -> None:
@@ -227,3 +271,60 @@ def test_a_release_package_that_enters_as_a_dependency_is_never_built_from_an_in
     text = project.read("requirements.txt")
     assert "en-core-web-sm==3.8.0 \\" in text and "acme-bundle==1.0.0 \\" in text
     project.run("verify")
+
+
+def test_a_look_alike_whose_download_fails_is_never_asked_for(project: Project) -> None:
+    """A squatter's en_core_web_sm 3.8.0+evil wheel on an index (a local version: the release's
+    own range and cap allow it), whose download answers 500: a resolver that asks for it fails.
+    The compile must never download a file of a release package's name but its release files,
+    whether requirements.in names the package, requirements-dev.in does, or it enters as a
+    dependency of an index's package."""
+    evil = make_wheel(project.path.parent / "evil", MODEL, "3.8.0+evil", ["spacy>=3.8,<3.9"])
+    log: list[str] = []
+    with failing_index([evil], log) as url:
+        project.env["PIP_EXTRA_INDEX_URL"] = url
+        project.write("requirements.in", "spacy>=3.8,<3.9\n")
+        project.write("requirements-dev.in", project.read("requirements-dev.in") + f"{MODEL}\n")
+
+        refused = project.run("install", ok=False)
+
+        assert refused.returncode != 0 and "Traceback" not in refused.stderr
+        assert (
+            "en-core-web-sm: a release package that requirements.txt does not pin; "
+            "requirements-dev.txt takes release packages from requirements.txt only: ask for it "
+            "in requirements.in" in refused.stderr
+        ), refused.stderr
+        project.write("requirements.in", f"spacy>=3.8,<3.9\n{MODEL}>=3.7.0,<3.9.0\n")  # as told
+        project.run("install")
+        for lock in ("requirements.txt", "requirements-dev.txt"):
+            assert "en-core-web-sm==3.8.0 \\" in project.read(lock), lock
+        project.run("verify")
+        user = make_wheel(project.path.parent / "user", "model_user", "1.0", [MODEL])
+        project.publish_index(user)
+        project.write("requirements.in", "spacy>=3.8,<3.9\nmodel_user\n")
+        (project.path / "requirements.txt").unlink()  # the model is in no lock, nor .in file
+        project.run("install")
+        assert "en-core-web-sm==3.8.0 \\" in project.read("requirements.txt")
+        assert "model-user==1.0" in project.read("requirements.txt")
+    assert "/simple/spacy/" in log  # the compile read the squatter's index
+    assert not [path for path in log if path.startswith("/files/")], log
+
+
+def test_a_failed_download_from_an_index_is_one_line_without_a_traceback(
+    project: Project,
+) -> None:
+    helpful = make_wheel(project.path.parent / "helpful", "helpful", "1.0")
+    log: list[str] = []
+    with failing_index([helpful], log) as url:
+        project.env["PIP_EXTRA_INDEX_URL"] = url
+        project.write("requirements.in", project.read("requirements.in") + "helpful\n")
+
+        result = project.run("install", ok=False)
+
+    assert "/files/helpful-1.0-py3-none-any.whl" in log  # it was asked for, and answered 500
+    errors = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "helpful-1.0-py3-none-any.whl" in errors[0], result.stderr
+    assert "500" in errors[0], errors
+    for fragment in ("Traceback", 'File "', "line ", "raise ", "^^^", "site-packages"):
+        assert fragment not in result.stderr, result.stderr
+    assert not (project.path / "requirements.txt").exists()

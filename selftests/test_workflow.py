@@ -132,6 +132,46 @@ def test_tightening_spacy_moves_the_model_back(project: Project) -> None:
     project.run("verify")
 
 
+def test_tightening_a_release_library_moves_the_release_model_built_on_it_back(
+    project: Project,
+) -> None:
+    """acme_model and the library it is built on, corelib, are both release packages (of the
+    same repository): model 3.8.0 needs corelib 3.8, model 3.7.0 corelib 3.7. Tightening
+    corelib's range moves the model back, as it does when corelib is on an index; asking for the
+    newer model moves the library on."""
+    folder = project.path.parent / "releases"
+    for version, needs in (("3.7.0", ">=3.7,<3.8"), ("3.8.0", ">=3.8,<3.9")):
+        for wheel in (
+            make_wheel(folder, "corelib", version),
+            make_wheel(folder, "acme_model", version, [f"corelib{needs}"]),
+        ):
+            tag = wheel.name.split("-py3")[0]
+            project.github.add_release(
+                "explosion/spacy-models", tag, {wheel.name: wheel.read_bytes()}
+            )
+    project.write("requirements.in", "corelib>=3.7,<3.9\nacme_model>=3.7,<3.9\n")
+    project.run("install")
+    pins = requirement_lines(project.read("requirements.txt"))
+    assert "acme-model==3.8.0 \\" in pins and "corelib==3.8.0 \\" in pins, pins
+    project.write("requirements.in", "corelib>=3.7,<3.8\nacme_model>=3.7,<3.9\n")
+
+    result = project.run("install", ok=False)
+
+    assert result.returncode == 0, result.stderr
+    pins = requirement_lines(project.read("requirements.txt"))
+    assert "acme-model==3.7.0 \\" in pins and "corelib==3.7.0 \\" in pins, pins
+    assert project.python("import acme_model; print(acme_model.VERSION)") == "3.7.0"
+    project.run("verify")
+    project.write("requirements.in", "corelib>=3.7,<3.9\nacme_model>=3.8,<3.9\n")
+    project.run("install")  # the other way: the model moves on, the library pinned follows it
+    later = requirement_lines(project.read("requirements.txt"))
+    assert "acme-model==3.8.0 \\" in later and "corelib==3.8.0 \\" in later, later
+    project.write("requirements.in", "corelib>=3.7,<3.8\nacme_model>=3.7,<3.9\n")
+    (project.path / "requirements.txt").unlink()  # from nothing: the newest model would not fit
+    project.run("install")
+    assert requirement_lines(project.read("requirements.txt")) == pins
+
+
 def test_impossible_ranges_say_which_packages_conflict(project: Project) -> None:
     project.run("install")
     before = project.read("requirements.txt")
