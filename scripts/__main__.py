@@ -179,7 +179,10 @@ def export(settings: Settings, args: argparse.Namespace) -> int:
     from . import deploy, pylock
 
     deploy.export()
-    pylock.export(settings)
+    try:
+        pylock.export(settings)
+    except UserError as exc:  # requirements-deploy.txt stands; pylock.toml is left as it was
+        print(f"warning: {pylock.PYLOCK} was not written: {mask_url(str(exc))}", file=sys.stderr)
     return 0
 
 

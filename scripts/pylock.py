@@ -95,6 +95,11 @@ def public_url(name: str, file: hashes.File, raw: Mapping[str, str]) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
 
+def local(file: hashes.File) -> bool:
+    """Whether ``file`` is on this machine (a path, a file:// URL)."""
+    return hashes.local_path(file.url) is not None
+
+
 def raw_urls() -> dict[str, str]:
     """{file name: URL} of the wheels of requirements-model.in.raw."""
     lines = MODEL_RAW.read_text().splitlines() if MODEL_RAW.is_file() else []
@@ -132,13 +137,17 @@ def build(settings: Settings) -> str:
                 url = releases[name]
                 cached = RELEASE_FILES / url_filename(url)
                 files = [(url_filename(url), url, cached.stat().st_size, sha256_file(cached))]
-            for file in listed.get(name, []):
+            # A file a folder of this machine has (a find-links folder, build/wheels) is named
+            # by a URL another source gives for the same bytes, where one does.
+            remote = {hashes.hash_of(http, f) for f in listed.get(name, []) if not local(f)}
+            for file in sorted(listed.get(name, []), key=local):
                 sha256 = hashes.hash_of(http, file)
-                if sha256 in line.hashes:
+                if sha256 in line.hashes and not (local(file) and sha256 in remote):
                     path = hashes.local_path(file.url)
                     size = path.stat().st_size if path and path.is_file() else file.size
                     url = public_url(name, file, raw)
                     files.append((url_filename(url), url, size, sha256))
+                    remote.add(sha256)
             by_key = {(f[0], f[1], f[2]): f[3] for f in files}
             chosen = wanted(by_key, tags)
             if not chosen:
