@@ -651,7 +651,7 @@ def main(argv: list[str]) -> int:
     shown = sum(step.ok for _, step in steps)
     print("Summary")
     for number, (name, step) in enumerate(steps):
-        mark = "ok  " if step.ok else "FAIL"
+        mark = "ok  " if step.ok else "FAIL" if step.seconds else "--  "  # -- : not run
         print(f"  {mark} {number}. {name:<9} {step.seconds:5.1f} s  {step.claim}")
     numbered = dict(zip((name for name, _ in steps), range(len(steps)), strict=True))
     for group in (group for group in STEPS if len(group) > 1):
