@@ -54,6 +54,8 @@ NEW = "3.8.1"  # made up: the next release, which the table cannot list yet
 SPACY_RANGE = "spacy>=3.8.0,<3.9.0"  # what both require (the table's row for 3.8.0)
 SENTENCE = "The pipeline reads this sentence. Then it reads another one."
 SQUAT_VERSION = "999.9.9"
+# Why a re-listing after a release gets no 304 (README: "What the template needs from GitHub").
+NO_304 = "(no 304: a new release moves every page, and a download changes its page's ETag)"
 # How pip reaches the index: kept from this machine, unlike the rest of its pip configuration.
 TRANSPORT = ("PIP_CERT", "PIP_CLIENT_CERT", "PIP_PROXY", "PIP_DEFAULT_TIMEOUT", "PIP_CACHE_DIR")
 # The locks a deployment installs with plain pip. pylock.toml (PEP 751) is not written by the
@@ -411,7 +413,7 @@ def hand_edit(demo: Demo, step: Step) -> None:
     step.check(
         "refused",
         refused.returncode != 0 and "was changed since make wrote it" in refused.stderr,
-        f"exit status {refused.returncode}",
+        f"make install stopped (exit status {refused.returncode}) before pip read the lock",
     )
     step.check("no traceback", "Traceback" not in refused.stderr)
     installed = installed_versions(demo.project.path / ".venv", "spacy")
@@ -445,6 +447,8 @@ def upgrade(demo: Demo, step: Step) -> None:
     result = demo.make("upgrade")
     for line in lines_with(result.stdout, "API requests"):
         step.show(line)
+        if "0 served from cache" in line:
+            step.show(NO_304)
     report = [line for line in result.stdout.splitlines() if line.startswith("|")]
     for line in report:
         step.show(line)
@@ -462,7 +466,8 @@ def upgrade(demo: Demo, step: Step) -> None:
     step.check(
         "the tests",
         bool(tests) and " failed" not in result.stdout,
-        "make test (each pin installed, the model loads): " + (tests[-1] if tests else "no result"),
+        "make test (each pin installed, the model loads): "
+        + (tests[-1].strip("= ") if tests else "no result"),
     )
     step.check("installed", installed_versions(demo.project.path / ".venv", MODEL) == [NEW])
     demo.git("commit", "-q", "-am", "chore: monthly upgrade")
