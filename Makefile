@@ -74,8 +74,14 @@ help:
 	@awk -F ' +## ' '/^\.PHONY: [a-z-]+ +## / {sub(/^\.PHONY: /, "", $$1); \
 	  printf "  %-19s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo "Variables (make TARGET NAME=value):"
-	@awk '/^# / {doc = substr($$0, 3)} /^[A-Z_]+ \?=/ {printf "  %-15s %s\n", $$1, doc}' \
-	  $(MAKEFILE_LIST)
+	@awk 'function show(name, text,  n, word, line, i) { n = split(text, word, " "); \
+	    line = word[1]; for (i = 2; i <= n; i++) \
+	      if (length(line) + 1 + length(word[i]) > 78) { \
+	        printf "  %-19s %s\n", name, line; name = ""; line = word[i] \
+	      } else line = line " " word[i]; \
+	    printf "  %-19s %s\n", name, line } \
+	  /^# / {doc = doc (doc == "" ? "" : " ") substr($$0, 3); next} \
+	  /^[A-Z_]+ \?=/ {show($$1, doc)} {doc = ""}' $(MAKEFILE_LIST)
 
 # The tools environment: made once, made again when requirements-tools.txt or the Python of
 # .python-version changes (pip-compile runs in it, so the locks are for its Python). pip installs

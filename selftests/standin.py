@@ -73,7 +73,7 @@ from packages import MODEL_CODE, make_wheel
 if TYPE_CHECKING:
     pass
 
-SPACY_RELEASES_TSV = Path(__file__).resolve().parents[2] / "shared/data/spacy-models-releases.tsv"
+SPACY_RELEASES_TSV = Path(__file__).resolve().parent / "data/spacy-models-releases.tsv"
 DOCS = "https://docs.github.com/rest"
 LIST_RELEASES = f"{DOCS}/releases/releases#list-releases"
 SECONDARY = f"{DOCS}/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"
@@ -137,6 +137,7 @@ class StoredRelease:
     prerelease: bool
     draft: bool
     assets: list[StoredAsset] = field(default_factory=list)
+    created_at: datetime | None = None  # None: EPOCH + its id in hours (see _when)
 
 
 @dataclass
@@ -212,18 +213,22 @@ class GitHubStandIn:
         draft: bool = False,
         digest: bool = True,
         states: dict[str, str] | None = None,
+        created_at: datetime | None = None,
     ) -> None:
         """Publish release ``tag`` (the newest so far) with ``files`` as its assets.
 
         ``digest=True``: the API gives each asset's ``sha256:<hex>``; False gives null, as for
         every asset uploaded before GitHub started computing digests (all spaCy models today).
         ``states`` gives an asset's ``state`` other than "uploaded" (see ``set_asset_state``).
+        ``created_at`` is when it was made and published: the release's ``created_at`` and
+        ``published_at`` and its assets' ``created_at``/``updated_at``, the times a cooldown
+        reads (locks-audits-cooldowns.md row 9).
         """
         with self._lock:
             stored = self._repo(repo, create=True)
             if any(release.tag == tag for release in stored.releases):
                 raise ValueError(f"{repo} already has a release {tag}")
-            release = StoredRelease(self._new_id(), tag, prerelease, draft)
+            release = StoredRelease(self._new_id(), tag, prerelease, draft, created_at=created_at)
             for name, data in files.items():
                 release.assets.append(self._new_asset(stored, name, data, digest))
                 release.assets[-1].state = (states or {}).get(name, "uploaded")
@@ -325,7 +330,7 @@ class GitHubStandIn:
     def load_spacy_models(
         self, repo: str = "explosion/spacy-models", limit: int | None = None
     ) -> int:
-        """Publish the releases of /work/shared/data/spacy-models-releases.tsv; return how many.
+        """Publish the releases of selftests/data/spacy-models-releases.tsv; return how many.
 
         Each release has a tiny real wheel with the model's real Requires-Dist, a small .tar.gz,
         and a checksum file pip cannot install. Versions that are pre-releases (2.0.0-alpha4,
@@ -862,8 +867,9 @@ def _take(countdown: dict[str, int], name: str) -> bool:
 
 
 def _when(release: StoredRelease) -> str:
-    """The release's created_at and published_at: EPOCH + its id in hours."""
-    return (EPOCH + timedelta(hours=release.id)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The release's created_at and published_at: as given, else EPOCH + its id in hours."""
+    when = release.created_at or EPOCH + timedelta(hours=release.id)
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _int(value: str | None, default: int) -> int:
