@@ -216,7 +216,9 @@ def explain_sync(output: str) -> str:
     if "DO NOT MATCH THE HASHES" in output or "Hash mismatch" in output:
         return (
             f"pip refused {', '.join(named) or 'a file'}: its file does not match the hash in "
-            "the lock. Run `make verify` to see which file changed"
+            "the lock (the file its source serves now is not the one pinned: replaced or "
+            "tampered with since); nothing was installed from it. Find out why from whoever runs "
+            "that source, and run the same command once it serves the pinned file again"
         )
     if output.lstrip().startswith("error:"):  # uv: the error, then its causes, a line each
         lines = [line.strip().removeprefix("error:").strip() for line in output.splitlines()]

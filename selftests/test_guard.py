@@ -19,7 +19,13 @@ from pathlib import Path
 import pytest
 
 from e2e import MODEL, WHEEL_380, Project
-from packages import make_marker_sdist, make_recording_sdist, make_wheel, write_simple_index
+from packages import (
+    SPACY_CODE,
+    make_marker_sdist,
+    make_recording_sdist,
+    make_wheel,
+    write_simple_index,
+)
 
 pytestmark = pytest.mark.e2e
 SECRET = "s3cret-licence-key"
@@ -103,6 +109,39 @@ def test_no_secret_is_printed_when_pip_fails(project: Project) -> None:
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "sync failed:" in result.stderr and "spacy" in result.stderr.lower()
     assert SECRET not in result.stdout + result.stderr and TOKEN not in result.stderr
+
+
+def test_a_file_changed_on_the_index_after_it_was_pinned_is_refused_by_pip(
+    project: Project,
+) -> None:
+    """The index now serves other bytes under spacy 3.8.2's name (a re-upload, or a tampered
+    mirror), to a machine that has no copy yet: pip's (or uv's) own hash check refuses it, in
+    one line, and the same command works once the index serves the pinned file again."""
+    project.run("install")
+    lock = project.read("requirements.txt")
+    wheel = project.path.parent / "index-files/spacy-3.8.2-py3-none-any.whl"
+    pinned = wheel.read_bytes()
+    make_wheel(wheel.parent, "spacy", "3.8.2", payload=b"not the pinned file", code=SPACY_CODE)
+    assert wheel.read_bytes() != pinned
+    uninstall = "import subprocess, sys; subprocess.run([sys.executable, '-m', 'pip', 'uninstall', "
+    project.python(uninstall + "'-y', '-q', 'spacy'], check=True)")
+    project.env["UV_CACHE_DIR"] = str(project.path.parent / "new-uv-cache")  # no copy yet
+
+    result = project.run("sync", ok=False)
+
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(
+        "error: pip refused spacy==3.8.2: its file does not match the hash in the lock (the file "
+        "its source serves now is not the one pinned"
+    ), result.stderr
+    assert project.read("requirements.txt") == lock
+    find = "import importlib.util; print(importlib.util.find_spec('spacy'))"
+    assert project.python(find) == "None"  # nothing installed from it
+    # The fix, as the message gives it: once the index serves the pinned file, the same command.
+    wheel.write_bytes(pinned)
+    project.run("sync")
+    assert project.python("import spacy; print(spacy.VERSION)") == "3.8.2"
+    assert project.read("requirements.txt") == lock
 
 
 def test_builds_run_without_the_github_token(project: Project) -> None:
