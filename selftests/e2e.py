@@ -129,6 +129,63 @@ class Project:
         write_simple_index(self.path.parent / "simple", self.index_files)
 
 
+def session_commands(session: int) -> dict[int, list[str]]:
+    """The command line of each running process of ``session`` (a process started with
+    ``start_new_session=True`` leads its own, and its children inherit it), by pid, from /proc."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # after "(name) ": state, ppid, pgrp, session (proc(5)); a name may hold ") "
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) == session:
+                args = (stat.parent / "cmdline").read_bytes().split(b"\0")
+                found[int(stat.parent.name)] = [a.decode(errors="replace") for a in args if a]
+        except (OSError, IndexError, ValueError):  # ended while we looked
+            continue
+    return found
+
+
+def is_resolver(args: list[str]) -> bool:
+    """Whether ``args`` is pip-compile's or uv's compile writing a lock (not the scripts'
+    ``compile`` command that runs it)."""
+    compiling = "compile" in args and "--output-file" in args
+    return compiling and ("piptools" in args or Path(args[0]).name == "uv")
+
+
+def run_watched(
+    project: Project, *args: str, ok: bool = True
+) -> tuple[subprocess.CompletedProcess, list[list[str]]]:
+    """Run ``make ARGS`` in a session of its own, sampling every few milliseconds the command
+    lines of the processes it starts (pip, pip-compile, uv, ...); return its result and every
+    command line seen."""
+    process = subprocess.Popen(
+        ["make", "--no-print-directory", *args], cwd=project.path, env=project.env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    seen: list[list[str]] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            for command in session_commands(process.pid).values():
+                if command not in seen:
+                    seen.append(command)
+            done.wait(0.005)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        stdout, stderr = process.communicate(timeout=600)
+    finally:
+        done.set()
+        sampler.join()
+    result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    project.log.append(stdout + stderr)
+    if ok:
+        assert result.returncode == 0, f"{args} failed:\n{stdout}\n{stderr}"
+    return result, seen
+
+
 def snapshot(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder`` with its bytes, to show that a failed command changed nothing."""
     return {

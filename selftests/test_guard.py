@@ -13,12 +13,23 @@ import signal
 import stat
 import subprocess
 import sys
-import time
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from e2e import MODEL, WHEEL_380, Project
+from e2e import (
+    MODEL,
+    WHEEL_380,
+    Project,
+    is_resolver,
+    serving,
+    session_commands,
+    snapshot,
+)
 from packages import (
     SPACY_CODE,
     make_marker_sdist,
@@ -226,19 +237,59 @@ def test_a_truncated_links_page_or_manifest_is_recovered_as_the_message_says(
     project.run("verify")
 
 
+@contextmanager
+def held_links() -> Iterator[tuple[str, threading.Event]]:
+    """A find-links location that holds every request until the block ends: its URL, and an
+    event set when the first request arrives. A resolver that asked it is provably in the middle
+    of its compile, waiting."""
+    arrived, release = threading.Event(), threading.Event()
+
+    class Held(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            arrived.set()
+            release.wait(60)
+            body = b"<!DOCTYPE html><html><body></body></html>\n"
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except OSError:  # the asker was killed
+                pass
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Held)) as port:
+        try:
+            yield f"http://127.0.0.1:{port}/wheels/", arrived
+        finally:
+            release.set()
+
+
 def test_a_killed_run_leaves_nothing_in_the_way(project: Project) -> None:
     project.run("install")
-    before = {p.name for p in project.path.iterdir()}
     project.write("requirements.in", project.read("requirements.in") + "# an edit\n")
-    running = subprocess.Popen(
-        ["make", "--no-print-directory", "install"], cwd=project.path, env=project.env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    time.sleep(1.5)  # in the compile
-    os.killpg(running.pid, signal.SIGKILL)
-    running.wait()
+    before = {p.name for p in project.path.iterdir()}
+    lock, build = project.read("requirements.txt"), snapshot(project.path / "build")
+    with held_links() as (url, arrived):
+        running = subprocess.Popen(
+            ["make", "--no-print-directory", "install"], cwd=project.path,
+            env={**project.env, "FIND_LINKS": url},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        # The sign: the resolver (pip-compile, or uv) asks the held location, and waits.
+        while not arrived.wait(0.05):
+            assert running.poll() is None, "the run ended before its compile asked for links"
+        compiling = [c for c in session_commands(running.pid).values() if is_resolver(c)]
+        assert compiling, "a find-links location was read, but not by the compile"
+        os.killpg(running.pid, signal.SIGKILL)
+        running.wait()
 
     assert {p.name for p in project.path.iterdir()} == before  # no leftovers beside the lock
+    assert project.read("requirements.txt") == lock
+    assert snapshot(project.path / "build") == build, "the killed run left build/ changed"
     project.run("install")
     project.run("verify")
 
