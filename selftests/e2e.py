@@ -159,9 +159,14 @@ def run_watched(
     lines of the processes it starts (pip, pip-compile, uv, ...); return its result and every
     command line seen."""
     process = subprocess.Popen(
-        ["make", "--no-print-directory", *args], cwd=project.path, env=project.env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )  # fmt: skip
+        ["make", "--no-print-directory", *args],
+        cwd=project.path,
+        env=project.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     seen: list[list[str]] = []
     done = threading.Event()
 

@@ -275,10 +275,13 @@ def test_a_killed_run_leaves_nothing_in_the_way(project: Project) -> None:
     lock, build = project.read("requirements.txt"), snapshot(project.path / "build")
     with held_links() as (url, arrived):
         running = subprocess.Popen(
-            ["make", "--no-print-directory", "install"], cwd=project.path,
+            ["make", "--no-print-directory", "install"],
+            cwd=project.path,
             env={**project.env, "FIND_LINKS": url},
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         # The sign: the resolver (pip-compile, or uv) asks the held location, and waits.
         while not arrived.wait(0.05):
             assert running.poll() is None, "the run ended before its compile asked for links"
