@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -92,6 +92,7 @@ class Project:
     index_files: list[Path]
     mirror: str = ""  # a private mirror's URL: find-links pages under any */wheels/ path
     mirror_log: list[tuple[str, str]] = field(default_factory=list)  # (path, Authorization)
+    mirror_hooks: list[Callable[[], None]] = field(default_factory=list)  # run at each request
     log: list[str] = field(default_factory=list)
 
     def run(self, *args: str, ok: bool = True, tool: str = "make") -> subprocess.CompletedProcess:
@@ -141,6 +142,19 @@ def session_commands(session: int) -> dict[int, list[str]]:
                 args = (stat.parent / "cmdline").read_bytes().split(b"\0")
                 found[int(stat.parent.name)] = [a.decode(errors="replace") for a in args if a]
         except (OSError, IndexError, ValueError):  # ended while we looked
+            continue
+    return found
+
+
+def commands_in(folder: Path) -> list[list[str]]:
+    """The command line of each running process whose working folder is ``folder``."""
+    found = []
+    for cwd in Path("/proc").glob("[0-9]*/cwd"):
+        try:
+            if cwd.readlink() == folder.resolve():
+                args = (cwd.parent / "cmdline").read_bytes().split(b"\0")
+                found.append([a.decode(errors="replace") for a in args if a])
+        except OSError:  # ended while we looked, or not ours to read
             continue
     return found
 
@@ -216,13 +230,18 @@ def publish_model(
 
 
 @contextmanager
-def private_mirror(log: list[tuple[str, str]]) -> Iterator[str]:
+def private_mirror(
+    log: list[tuple[str, str]], hooks: list[Callable[[], None]] | None = None
+) -> Iterator[str]:
     """A user's private package mirror on 127.0.0.4: an empty find-links page at every path
     ending in /wheels/ (pip and uv read it), nothing elsewhere (404); each request is logged
-    with its Authorization header, to show its credentials were used and never shown."""
+    with its Authorization header, to show its credentials were used and never shown. Each of
+    ``hooks`` runs at every request, before it is answered: while the asker waits."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            for hook in hooks or ():
+                hook()
             log.append((self.path, self.headers.get("Authorization", "")))
             found = self.path.split("?")[0].endswith("/wheels/")
             body = b"<!DOCTYPE html><html><body></body></html>\n" if found else b""
@@ -281,7 +300,8 @@ def make_project(
     index_dir = tmp_path / "index-files"
     spacy = [make_wheel(index_dir, "spacy", v, code=SPACY_CODE) for v in ("3.7.5", "3.8.2")]
     mirror_log: list[tuple[str, str]] = []
-    with run_standin() as github, private_mirror(mirror_log) as mirror:
+    hooks: list[Callable[[], None]] = []
+    with run_standin() as github, private_mirror(mirror_log, hooks) as mirror:
         publish_model(github, tmp_path / "releases", "3.7.1", ">=3.7.2,<3.8.0")
         publish_model(github, tmp_path / "releases", "3.8.0", ">=3.8.0,<3.9.0")
         env = {
@@ -294,4 +314,4 @@ def make_project(
             "UV_CACHE_DIR": str(tmp_path / "uv-cache"),  # uv's cache: this project's alone
             "RESOLVER": resolver,
         }
-        yield Project(copy, github, env, [*spacy, *wheelhouse], mirror, mirror_log)
+        yield Project(copy, github, env, [*spacy, *wheelhouse], mirror, mirror_log, hooks)

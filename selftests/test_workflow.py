@@ -15,11 +15,21 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from e2e import MODEL, WHEEL_380, Project, publish_model, snapshot
+from e2e import (
+    MODEL,
+    WHEEL_380,
+    Project,
+    commands_in,
+    is_resolver,
+    publish_model,
+    run_watched,
+    snapshot,
+)
 from packages import make_marker_sdist, make_wheel
 
 pytestmark = pytest.mark.e2e
@@ -227,6 +237,19 @@ def test_just_recipes_do_what_make_does(project: Project, tmp_path: Path) -> Non
         assert f"    {recipe}" in listing
 
 
+def files_holding(folder: Path, *secrets: str, since: float = 0) -> list[str]:
+    """The files under ``folder`` (changed at or after ``since``) holding any of ``secrets``."""
+    found = []
+    for path in folder.rglob("*"):
+        try:
+            if path.is_file() and not path.is_symlink() and path.stat().st_mtime >= since:
+                data = path.read_bytes()
+                found += [f"{path}: {s[:4]}..." for s in secrets if s.encode() in data]
+        except OSError:
+            continue
+    return found
+
+
 def test_hostile_pip_config_and_secrets_never_land_in_files_or_output(project: Project) -> None:
     secret, token = "s3cret-licence-key", "ghp_" + "T0ken" * 8
     project.github.token = token
@@ -238,25 +261,48 @@ def test_hostile_pip_config_and_secrets_never_land_in_files_or_output(project: P
         f"extra-index-url = {base}/private/simple/\n"
         "trusted-host = 127.0.0.1\n"
     )
+    # Everywhere the run may write, each a folder of this test's own: home, caches (pip's
+    # included: not switched off here), temporary files.
+    places = {name: project.path.parent / name for name in ("home", "cache", "uv-cache", "tmp")}
+    for folder in places.values():
+        folder.mkdir(exist_ok=True)
+    del project.env["PIP_NO_CACHE_DIR"]
     project.env.update(
         PIP_CONFIG_FILE=str(config),
         PIP_FIND_LINKS=f"{base}/env/wheels/",
         FIND_LINKS=f"{base}/make/wheels/",
         GITHUB_TOKEN=token,
+        HOME=str(places["home"]),
+        XDG_CACHE_HOME=str(places["cache"]),
+        UV_CACHE_DIR=str(places["uv-cache"]),
+        TMPDIR=str(places["tmp"]),
     )
+    # The command lines of the project's processes, taken at each request to the mirror (while
+    # the resolver or pip that asked waits), and every few milliseconds through each run.
+    asking: list[list[str]] = []
+    project.mirror_hooks.append(lambda: asking.extend(commands_in(project.path)))
+    start = time.time() - 1
 
-    install = project.run("install")
-    verify = project.run("verify")
+    install, during_install = run_watched(project, "install")
+    verify, during_verify = run_watched(project, "verify")
 
     assert project.python("import en_core_web_sm; print(en_core_web_sm.VERSION)") == "3.8.0"
     for output in (install, verify):
         assert secret not in output.stdout + output.stderr
         assert token not in output.stdout + output.stderr
-    for path in project.path.rglob("*"):
-        if path.is_file() and ".venv" not in path.parts:
-            data = path.read_bytes()
-            assert secret.encode() not in data, path
-            assert token.encode() not in data, path
+    written = files_holding(project.path, secret, token)  # .venv and build/ included
+    for folder in places.values():
+        written += files_holding(folder, secret, token)
+    written += files_holding(Path(sys.prefix), secret, token, since=start)  # the tools' venv
+    assert not written, written
+    commands = asking + during_install + during_verify
+    # The compile and the installer (pip install, or uv pip sync) asked the mirror as it ran,
+    # their temporary files in this test's TMPDIR, so every one of them was seen.
+    assert any(is_resolver(c) for c in asking), asking
+    assert any("pip" in c and ("install" in c or "sync" in c) for c in asking), asking
+    assert any(str(places["tmp"]) in " ".join(c) for c in commands), commands
+    leaks = [c for c in commands if secret in " ".join(c) or token in " ".join(c)]
+    assert not leaks, leaks
     text = without_release_urls(project.read("requirements.txt"))
     for option in ("--find-links", "--extra-index-url", "--trusted-host", "--index-url", "127.0.0"):
         assert option not in text
