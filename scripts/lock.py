@@ -529,7 +529,7 @@ def check(settings: Settings) -> int:
         print("\n".join(diff), file=sys.stderr)
         print(
             f"error: {lock} is not what its .in files compile to now (edited by hand, or an .in "
-            f"file changed): run `make {lock}` and commit the result",
+            "file changed): run `make lock` and commit the result",
             file=sys.stderr,
         )
         status = 1

@@ -22,7 +22,14 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from packages import MODEL_CODE, SPACY_CODE, make_marker_sdist, make_wheel, write_simple_index
+from packages import (
+    MODEL_CODE,
+    SPACY_CODE,
+    make_marker_sdist,
+    make_wheel,
+    model_entry_point,
+    write_simple_index,
+)
 from standin import GitHubStandIn, run_standin
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -218,7 +225,13 @@ def publish_model(
     """Publish ``model`` VERSION as a release: a wheel, an sdist that must never be built, and a
     checksum file. Like spaCy's real assets, they have no API digest."""
     wheel = make_wheel(
-        folder, model, version, [f"spacy{spacy_range}"], payload=b"x" * 4096, code=MODEL_CODE
+        folder,
+        model,
+        version,
+        [f"spacy{spacy_range}"],
+        payload=b"x" * 4096,
+        code=MODEL_CODE,
+        entry_points=model_entry_point(model),
     )
     sdist = make_marker_sdist(folder, model, version, folder / "RELEASE-SDIST-BUILT")
     files = {

@@ -30,11 +30,13 @@ def make_wheel(
     payload: bytes = b"",
     code: str = "",
     requires_python: str = "",
+    entry_points: dict[str, dict[str, str]] | None = None,
 ) -> Path:
     """Write ``{name}-{version}-py3-none-any.whl`` into ``directory`` and return its path.
 
     ``payload`` adds a data file, to make a wheel bigger or to change its hash; ``code`` is
-    added to the module after its ``VERSION``.
+    added to the module after its ``VERSION``; ``entry_points`` ({group: {name: object}}) go in
+    its entry_points.txt (see ``model_entry_point``).
     """
     module = name.replace("-", "_").lower()
     dist_info = f"{module}-{version}.dist-info"
@@ -54,6 +56,12 @@ def make_wheel(
     }
     if payload:
         files[f"{module}/payload.bin"] = payload
+    if entry_points:
+        groups = (
+            f"[{group}]\n" + "".join(f"{key} = {value}\n" for key, value in names.items())
+            for group, names in entry_points.items()
+        )
+        files[f"{dist_info}/entry_points.txt"] = "\n".join(groups).encode()
     record = [_record_line(path, data) for path, data in files.items()]
     record.append(f"{dist_info}/RECORD,,")
     files[f"{dist_info}/RECORD"] = ("\n".join(record) + "\n").encode()
@@ -82,6 +90,15 @@ MODEL_CODE = """
 def load():
     return str.split
 """
+
+
+def model_entry_point(name: str) -> dict[str, dict[str, str]]:
+    """The entry point a spaCy model's wheel declares itself with, as every package `spacy
+    package` builds does (the wheels on explosion/spacy-models: ``[spacy_models]
+    en_core_web_sm = en_core_web_sm`` in entry_points.txt); a copy's own test finds its models by
+    it. A spaCy plugin (scispacy, spacy-llm) requires spacy too, but declares no model."""
+    module = name.replace("-", "_").lower()
+    return {"spacy_models": {module: module}}
 
 
 def make_marker_sdist(directory: Path, name: str, version: str, marker: Path) -> Path:

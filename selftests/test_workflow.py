@@ -433,6 +433,26 @@ def test_verify_refuses_a_bad_requirements_txt(project: Project, edit, expected:
     assert "Traceback" not in result.stderr
 
 
+def test_verify_finds_a_lock_its_in_files_no_longer_compile_to(project: Project) -> None:
+    """requirements.in changed and the lock was not made again (a commit that forgot it): CI's
+    `make verify` says so, and the fix it gives works."""
+    project.run("install")
+    project.publish_index(make_wheel(project.path.parent / "more", "smalldep", "1.0"))
+    project.write("requirements.in", project.read("requirements.in") + "smalldep\n")
+
+    result = project.run("verify", ok=False)
+
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert (
+        "error: requirements.txt is not what its .in files compile to now (edited by hand, or an "
+        ".in file changed): run `make lock` and commit the result"
+    ) in result.stderr, result.stderr
+    assert "+smalldep==1.0" in result.stderr  # the difference, shown
+    project.run("lock")  # as the message says
+    project.run("verify")
+    assert "smalldep==1.0 \\" in project.read("requirements.txt")
+
+
 def test_verify_refuses_a_credential_in_an_in_file(project: Project) -> None:
     project.run("install")
     project.write(
