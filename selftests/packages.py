@@ -77,7 +77,7 @@ def make_wheel(
 
 # A stand-in for spaCy on the tests' index: spacy.load(name) calls the model package's load(),
 # which returns a pipeline that splits a text into words. Enough for a copy's own first test
-# (tests/test_environment.py), which loads each pinned model and processes a sentence.
+# (tests/test_environment.py), which loads each installed model and processes a sentence.
 SPACY_CODE = """
 import importlib
 

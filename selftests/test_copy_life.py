@@ -277,6 +277,19 @@ def test_just_lists_every_make_target_from_a_fresh_copy(project: Project) -> Non
         assert f"    {target}" in listing, target
 
 
+def test_a_python_that_is_missing_is_named_in_one_line(project: Project) -> None:
+    """PYTHON names no Python on this machine (needs none other than 3.11, unlike the next)."""
+    shutil.rmtree(project.path / ".venv")
+    missing = str(project.path.parent / "no-such-python3.11")
+
+    result = project.run("install", f"PYTHON={missing}", ok=False)
+
+    assert result.returncode == 2 and not (project.path / ".venv").exists()
+    assert result.stderr.startswith(f"error: PYTHON={missing} is not Python 3.11, the version")
+    assert "Traceback" not in result.stderr
+    project.run("install")  # the fix: a PYTHON that is Python 3.11 (here, the default)
+
+
 def other_python() -> str | None:
     """A working Python whose version is not 3.11 (on PATH, or installed by pyenv), or None."""
     candidates = [shutil.which(f"python3.{minor}") for minor in (10, 12, 13)]

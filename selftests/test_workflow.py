@@ -30,7 +30,7 @@ from e2e import (
     run_watched,
     snapshot,
 )
-from packages import make_marker_sdist, make_wheel
+from packages import MODEL_CODE, make_marker_sdist, make_wheel, model_entry_point
 
 pytestmark = pytest.mark.e2e
 
@@ -481,6 +481,43 @@ def test_a_version_the_releases_do_not_offer_neither_gets_in_nor_stops_the_compi
     assert hashlib.sha256(fake.read_bytes()).hexdigest() not in text
     assert project.python("import en_core_web_sm; print(en_core_web_sm.VERSION)") == "3.7.1"
     project.run("verify")
+
+
+def test_a_pin_the_releases_no_longer_offer_is_refused_and_the_fix_works(
+    project: Project,
+) -> None:
+    """The team moves MODEL_REPOS to its own fork of the models, which offers only 3.7.1: the
+    lock's en-core-web-sm 3.8.0 comes from no release now, and the fix the message gives works."""
+    project.run("install")
+    needs = ["spacy>=3.7.2,<3.8.0"]
+    fork = make_wheel(
+        project.path.parent / "fork",
+        MODEL,
+        "3.7.1",
+        needs,
+        code=MODEL_CODE,
+        entry_points=model_entry_point(MODEL),
+    )
+    project.github.add_release("acme/models", f"{MODEL}-3.7.1", {fork.name: fork.read_bytes()})
+    project.env["MODEL_REPOS"] = "acme/models"
+    project.run("links")
+
+    result = project.run("verify", ok=False)
+
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert re.search(
+        r"requirements\.txt:\d+: en-core-web-sm==3\.8\.0 is not a version the releases offer "
+        r"\(the releases offer en-core-web-sm 3\.7\.1\)",
+        result.stderr,
+    ), result.stderr
+    assert "Pin a range the releases offer in requirements.in, then run `make lock`" in (
+        result.stderr
+    )
+    project.write("requirements.in", "spacy>=3.7,<3.8\nen_core_web_sm>=3.7.0,<3.8.0\n")
+    project.run("lock")
+    project.run("install")
+    project.run("verify")
+    assert project.python("import en_core_web_sm; print(en_core_web_sm.VERSION)") == "3.7.1"
 
 
 def test_make_links_lists_1500_releases_to_the_cap_then_reuses_them_with_304s(
