@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import UserError, mask_url
-from .requirements import pinned, read_lines
 from .settings import FILES_PAGE, LINKS_PAGE, TOOLS_IN, TOOLS_LOCK, WHEELS, Settings
 
 # pip-compile as every lock is compiled: no source or option of this machine's written. The
@@ -202,6 +201,9 @@ def sync(settings: Settings, python: Path, locks: Sequence[Path]) -> None:
     # pip configuration, PIP_FIND_LINKS), credentials included, to the pip it starts on its
     # command line, where `ps` shows them to anyone on the machine. pip reads them from its
     # environment and configuration, as pip-sync's pip would: the same sources, none shown.
+    # Imported here: `make tools` installs the tools with this module before `packaging` is in.
+    from .requirements import pinned, read_lines
+
     names = {name for lock in locks for _, name, _ in pinned(read_lines(lock))}
     listing = subprocess.run(
         [str(python), "-c", INSTALLED], capture_output=True, text=True, check=False
