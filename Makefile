@@ -29,7 +29,7 @@ TOOLS_VENV ?= .tools
 GITHUB_API_URL ?= https://api.github.com
 # extra find-links locations (space separated); may carry credentials, never written or echoed
 FIND_LINKS ?=
-# pip-tools (pip-compile, pip-sync, python -m venv), or uv for all three: the same locks, faster
+# pip-tools (pip-compile, pip, python -m venv), or uv for all three: the same locks, faster
 RESOLVER ?= pip-tools
 # PRE=1 also links releases marked prerelease
 PRE ?=
@@ -49,11 +49,11 @@ TOOLS := $(TOOLS_VENV)/bin
 # Every step is a command of the package in scripts/ (`.tools/bin/python -m scripts --help`).
 RUN := $(TOOLS)/python -m scripts
 LINKS := build/model-links.html
-# The guarded pip-sync: the pinned release files fetched, the locks checked, then synced.
+# The guarded sync: the pinned release files fetched, the locks checked, then synced.
 SYNC := $(RUN) install --python $(VENV)/bin/python
 
 # $(call venv,DIR,MAKER) makes the virtual environment DIR with MAKER unless it holds a working
-# Python of PYTHON_VERSION (with pip, which pip-sync needs; uv needs none): one left half-made by
+# Python of PYTHON_VERSION (with pip, which the sync needs; uv needs none): one left half-made by
 # an interrupted run, or by another Python, is made again. Only then is PYTHON asked for (it
 # stops with one line when PYTHON is missing or is not the Python of .python-version), so a run
 # that has its environment starts no other Python (a pyenv shim alone takes 0.15 s).
@@ -149,7 +149,7 @@ requirements-dev.txt: requirements-dev.in requirements.txt settings.mk | $(TOOLS
 # The project environment: made when missing, synced when requirements.txt is newer. The
 # pinned release files are fetched into build/release-files first (once per machine, whatever
 # the file times of a fresh clone: from the URLs the lock records, with no API request), so
-# pip-sync installs them from there; the lock is checked before pip reads it (`install`). src/
+# pip installs them from there; the lock is checked before pip reads it (`install`). src/
 # is put on the environment's path (a .pth file, no build and no hash to check), so your code
 # imports.
 $(VENV)/.synced: requirements.txt | $(TOOLS_VENV)/.installed
@@ -163,7 +163,7 @@ $(VENV)/.synced: requirements.txt | $(TOOLS_VENV)/.installed
 .PHONY: install  ## make or update .venv so it matches requirements.txt exactly
 install: $(VENV)/.synced $(if $(wildcard requirements-dev.in),requirements-dev.txt)
 
-.PHONY: sync  ## pip-sync .venv from requirements.txt even if it looks up to date
+.PHONY: sync  ## sync .venv from requirements.txt even if it looks up to date
 sync: | $(TOOLS_VENV)/.installed
 	rm -f $(VENV)/.synced
 	$(MAKE) --no-print-directory install

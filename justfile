@@ -70,7 +70,7 @@ upgrade *packages:
 install:
     {{ make }} install
 
-# pip-sync .venv from requirements.txt even if it looks up to date
+# sync .venv from requirements.txt even if it looks up to date
 [group('environment')]
 sync:
     {{ make }} sync

@@ -12,7 +12,7 @@ Modules, each with one job; each imports only those above it:
 * page: the find-links pages (their only writer)
 * cache: build/release-files, fetched once; re-renders the pages when it changes
 * listing: the release files of MODEL_REPOS or of a published index
-* backend: running pip-compile and pip-sync, or uv (RESOLVER), the sources in their environment only
+* backend: running pip-compile and pip, or uv (RESOLVER), the sources in their environment only
 * platforms: the locks made to hold on every platform of PLATFORMS, and the check that they do
 * hashes: the hashes of pinned files, from what their sources say
 * checks: the offline checks of inputs and locks

@@ -305,8 +305,8 @@ def error(message: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; a UserError, an OSError (a full disk, a name too long) or Ctrl-C ends
-    it with one line and an exit status, never a traceback."""
+    """Run one command; a UserError, an OSError (a full disk, a name too long), a closed output
+    or Ctrl-C ends it with one line and an exit status, never a traceback."""
     args = parser().parse_args(argv)
     try:
         return int(args.handler(Settings.from_environ(os.environ), args))
@@ -315,6 +315,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: nothing was changed; run the same command again", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # What reads the output went away (`make install | head -1`): stop, as `cat` does. Every
+        # file is written whole or not at all, so what was done is kept; no more output at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        try:
+            return error(
+                "the output was closed before the end (a pipe such as `| head` stopped reading): "
+                "stopped; what was done is kept, and the same command does the rest"
+            )
+        except BrokenPipeError:  # stderr is that pipe too
+            return 1
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         return error(

@@ -193,20 +193,53 @@ def sync(settings: Settings, python: Path, locks: Sequence[Path]) -> None:
     _need_uv(settings)
     if settings.resolver == "uv":
         command = [str(UV), "pip", "sync", "--quiet", "--no-config", "--require-hashes",
-                   "--python", str(python)]  # fmt: skip
-    else:
-        command = [sys.executable, "-m", "piptools", "sync", "--quiet", "--python-executable",
-                   str(python), "--pip-args", "--require-hashes --no-deps"]  # fmt: skip
+                   "--python", str(python), *map(str, locks)]  # fmt: skip
+        _run_sync(command, settings)
+        return
+    # pip-sync's work, done with pip itself: pip-sync hands every source it finds (the user's
+    # pip configuration, PIP_FIND_LINKS), credentials included, to the pip it starts on its
+    # command line, where `ps` shows them to anyone on the machine. pip reads them from its
+    # environment and configuration, as pip-sync's pip would: the same sources, none shown.
+    # Imported here: `make tools` installs the tools with this module before `packaging` is in.
+    from .requirements import pinned, read_lines
+
+    names = {name for lock in locks for _, name, _ in pinned(read_lines(lock))}
+    listing = subprocess.run(
+        [str(python), "-c", INSTALLED], capture_output=True, text=True, check=False
+    )
+    if listing.returncode != 0:
+        raise UserError(f"{python} cannot list what it has installed: {listing.stderr.strip()}")
+    extra = sorted(set(listing.stdout.split()) - names - KEEP)
+    pip = [str(python), "-m", "pip"]
+    if extra:
+        _run_sync([*pip, "uninstall", "--yes", "--quiet", *extra], settings)
+    requirements = [arg for lock in locks for arg in ("-r", str(lock))]
+    install = [*pip, "install", "--quiet", "--require-hashes", "--no-deps", *requirements]
+    _run_sync(install, settings)
+
+
+# The canonical names of the distributions an environment has (a .pth file is none).
+INSTALLED = (
+    "import importlib.metadata as m, re\n"
+    "for d in m.distributions():\n"
+    "    print(re.sub(r'[-_.]+', '-', d.metadata['Name']).lower())"
+)
+# What a sync leaves in an environment whatever the locks say (pip-sync's PACKAGES_TO_IGNORE):
+# the installer and its companions.
+KEEP = {"pip", "setuptools", "wheel", "distribute", "pkg-resources", "pip-tools", "pip-review"}
+
+
+def _run_sync(command: list[str], settings: Settings) -> None:
+    """Run one step of a sync with the sources in its environment; one line if it fails."""
     result = subprocess.run(
-        [*command, *map(str, locks)],
-        env=environment(settings), capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        command, env=environment(settings), capture_output=True, text=True, check=False
+    )
     if result.returncode != 0:
         raise UserError(explain_sync(result.stdout + result.stderr))
 
 
 def explain_sync(output: str) -> str:
-    """One line for a failed sync (pip-sync's or uv's): its first error, and the packages a hash
+    """One line for a failed sync (pip's or uv's): its first error, and the packages a hash
     check named."""
     output = mask_url(output)
     named = re.findall(r"^\s+(\S+==\S+) from ", output, flags=re.MULTILINE)
@@ -214,7 +247,9 @@ def explain_sync(output: str) -> str:
     if "DO NOT MATCH THE HASHES" in output or "Hash mismatch" in output:
         return (
             f"pip refused {', '.join(named) or 'a file'}: its file does not match the hash in "
-            "the lock. Run `make verify` to see which file changed"
+            "the lock (the file its source serves now is not the one pinned: replaced or "
+            "tampered with since); nothing was installed from it. Find out why from whoever runs "
+            "that source, and run the same command once it serves the pinned file again"
         )
     uv = output.lstrip().startswith("error:")
     return f"{'uv pip sync' if uv else 'pip-sync'} failed: {one_line(output)[:300]}"

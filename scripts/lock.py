@@ -61,7 +61,6 @@ from .requirements import (
     wanted,
 )
 from .settings import (
-    BUILD,
     CONSTRAINTS,
     DEV_LOCK,
     DEV_SOURCES,
@@ -589,9 +588,10 @@ def up_to_date(
 
 @contextmanager
 def scratch_copy(lock: Path) -> Iterator[Path]:
-    """A temporary copy of ``lock`` in build/ (its pins guide pip-compile), removed afterwards."""
-    BUILD.mkdir(exist_ok=True)
-    handle, name = tempfile.mkstemp(dir=BUILD, prefix=f".{lock.stem}.", suffix=".txt")
+    """A temporary copy of ``lock`` (its pins guide pip-compile), removed afterwards. It lives in
+    the system's temporary folder, not in build/: a run killed while it compiles (SIGKILL, which
+    no cleanup survives) then leaves the project and build/ as they were."""
+    handle, name = tempfile.mkstemp(prefix=f"{lock.stem}.", suffix=".txt")
     os.close(handle)
     temp = Path(name)
     try:
@@ -615,8 +615,7 @@ def make(settings: Settings, dev: bool, upgrade: bool, quiet: bool = False) -> N
         return
     with scratch_copy(lock) as temp:
         Compile(settings, temp, dev, upgrade).run()
-        temp.chmod(0o644)
-        os.replace(temp, lock)
+        atomic_write_text(lock, temp.read_text())  # renamed into place beside the lock
     if not quiet:
         print(f"compile: wrote {lock}")
     # Found here, make starts no `compile --dev` to see it (an upgrade re-pins that one too).
@@ -668,7 +667,7 @@ def check(settings: Settings) -> int:
         print("\n".join(diff), file=sys.stderr)
         print(
             f"error: {lock} is not what its .in files compile to now (edited by hand, or an .in "
-            f"file changed): run `make {lock}` and commit the result",
+            "file changed): run `make lock` and commit the result",
             file=sys.stderr,
         )
         status = 1

@@ -64,13 +64,12 @@ def project(
         yield made
 
 
-# The end-to-end tests `make selftest` (what CI runs) holds, with the backends each runs with:
-# the main line of the workflow and its promises (hashes, the squatter never built, no secret
-# written or printed, a tampered file refused) with both, a teammate's clone, a second install,
-# the monthly upgrade and the audit failing on an advisory with the default, and copier leaving
-# out what `make` made. Every other end-to-end run is marked slow: `make selftest-all` runs the
-# whole suite with both backends, and the template's scheduled workflow
-# (.github/workflows/selftests.yml) runs that every week.
+# `make selftest` (what CI, .ci/run, runs) runs every end-to-end test with both backends. The
+# quick subset for the edit loop, `make selftest-quick`, keeps only these, with the backends each
+# runs with there: the main line of the workflow and its promises (hashes, the squatter never
+# built, no secret written or printed, a tampered file refused) with both, a teammate's clone, a
+# second install and the monthly upgrade with the default, and copier leaving out what `make`
+# made. Every other end-to-end run is marked slow, which is all `selftest-quick` leaves out.
 BOTH = ("pip-tools", "uv")
 CORE = {
     "test_install_pins_hashes_and_imports_the_model": BOTH,
@@ -86,7 +85,7 @@ CORE = {
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every end-to-end run outside CORE slow."""
+    """Mark every end-to-end run outside CORE slow (left out of `make selftest-quick` only)."""
     for item in items:
         name = getattr(item, "originalname", item.name)
         callspec = getattr(item, "callspec", None)

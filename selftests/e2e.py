@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -29,7 +29,14 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from osv_standin import OSVStandIn, run_osv
-from packages import MODEL_CODE, SPACY_CODE, make_marker_sdist, make_wheel, write_simple_index
+from packages import (
+    MODEL_CODE,
+    SPACY_CODE,
+    make_marker_sdist,
+    make_wheel,
+    model_entry_point,
+    write_simple_index,
+)
 from standin import GitHubStandIn, run_standin
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,6 +106,7 @@ class Project:
     index_files: list[Path]
     mirror: str = ""  # a private mirror's URL: find-links pages under any */wheels/ path
     mirror_log: list[tuple[str, str]] = field(default_factory=list)  # (path, Authorization)
+    mirror_hooks: list[Callable[[], None]] = field(default_factory=list)  # run at each request
     log: list[str] = field(default_factory=list)
     osv: OSVStandIn = field(default_factory=OSVStandIn)  # OSV's query API (OSV_URL): no advisory
 
@@ -137,6 +145,81 @@ class Project:
         write_simple_index(self.path.parent / "simple", self.index_files)
 
 
+def session_commands(session: int) -> dict[int, list[str]]:
+    """The command line of each running process of ``session`` (a process started with
+    ``start_new_session=True`` leads its own, and its children inherit it), by pid, from /proc."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # after "(name) ": state, ppid, pgrp, session (proc(5)); a name may hold ") "
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) == session:
+                args = (stat.parent / "cmdline").read_bytes().split(b"\0")
+                found[int(stat.parent.name)] = [a.decode(errors="replace") for a in args if a]
+        except (OSError, IndexError, ValueError):  # ended while we looked
+            continue
+    return found
+
+
+def commands_in(folder: Path) -> list[list[str]]:
+    """The command line of each running process whose working folder is ``folder``."""
+    found = []
+    for cwd in Path("/proc").glob("[0-9]*/cwd"):
+        try:
+            if cwd.readlink() == folder.resolve():
+                args = (cwd.parent / "cmdline").read_bytes().split(b"\0")
+                found.append([a.decode(errors="replace") for a in args if a])
+        except OSError:  # ended while we looked, or not ours to read
+            continue
+    return found
+
+
+def is_resolver(args: list[str]) -> bool:
+    """Whether ``args`` is pip-compile's or uv's compile writing a lock (not the scripts'
+    ``compile`` command that runs it)."""
+    compiling = "compile" in args and "--output-file" in args
+    return compiling and ("piptools" in args or Path(args[0]).name == "uv")
+
+
+def run_watched(
+    project: Project, *args: str, ok: bool = True
+) -> tuple[subprocess.CompletedProcess, list[list[str]]]:
+    """Run ``make ARGS`` in a session of its own, sampling every few milliseconds the command
+    lines of the processes it starts (pip, pip-compile, uv, ...); return its result and every
+    command line seen."""
+    process = subprocess.Popen(
+        ["make", "--no-print-directory", *args],
+        cwd=project.path,
+        env=project.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    seen: list[list[str]] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            for command in session_commands(process.pid).values():
+                if command not in seen:
+                    seen.append(command)
+            done.wait(0.005)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        stdout, stderr = process.communicate(timeout=600)
+    finally:
+        done.set()
+        sampler.join()
+    result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    project.log.append(stdout + stderr)
+    if ok:
+        assert result.returncode == 0, f"{args} failed:\n{stdout}\n{stderr}"
+    return result, seen
+
+
 def snapshot(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder`` with its bytes, to show that a failed command changed nothing."""
     return {
@@ -150,7 +233,13 @@ def publish_model(
     """Publish ``model`` VERSION as a release: a wheel, an sdist that must never be built, and a
     checksum file. Like spaCy's real assets, they have no API digest."""
     wheel = make_wheel(
-        folder, model, version, [f"spacy{spacy_range}"], payload=b"x" * 4096, code=MODEL_CODE
+        folder,
+        model,
+        version,
+        [f"spacy{spacy_range}"],
+        payload=b"x" * 4096,
+        code=MODEL_CODE,
+        entry_points=model_entry_point(model),
     )
     sdist = make_marker_sdist(folder, model, version, folder / "RELEASE-SDIST-BUILT")
     files = {
@@ -162,13 +251,18 @@ def publish_model(
 
 
 @contextmanager
-def private_mirror(log: list[tuple[str, str]]) -> Iterator[str]:
+def private_mirror(
+    log: list[tuple[str, str]], hooks: list[Callable[[], None]] | None = None
+) -> Iterator[str]:
     """A user's private package mirror on 127.0.0.4: an empty find-links page at every path
     ending in /wheels/ (pip and uv read it), nothing elsewhere (404); each request is logged
-    with its Authorization header, to show its credentials were used and never shown."""
+    with its Authorization header, to show its credentials were used and never shown. Each of
+    ``hooks`` runs at every request, before it is answered: while the asker waits."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            for hook in hooks or ():
+                hook()
             log.append((self.path, self.headers.get("Authorization", "")))
             found = self.path.split("?")[0].endswith("/wheels/")
             body = b"<!DOCTYPE html><html><body></body></html>\n" if found else b""
@@ -277,7 +371,8 @@ def make_project(
     index_dir = tmp_path / "index-files"
     spacy = [make_wheel(index_dir, "spacy", v, code=SPACY_CODE) for v in ("3.7.5", "3.8.2")]
     mirror_log: list[tuple[str, str]] = []
-    with run_standin() as github, private_mirror(mirror_log) as mirror, run_osv() as osv:
+    hooks: list[Callable[[], None]] = []
+    with run_standin() as github, private_mirror(mirror_log, hooks) as mirror, run_osv() as osv:
         publish_model(github, tmp_path / "releases", "3.7.1", ">=3.7.2,<3.8.0")
         publish_model(github, tmp_path / "releases", "3.8.0", ">=3.8.0,<3.9.0")
         env = {
@@ -291,4 +386,4 @@ def make_project(
             "RESOLVER": resolver,
             "OSV_URL": osv.url,  # `make audit` and the upgrade report ask the stand-in
         }
-        yield Project(copy, github, env, [*spacy, *wheelhouse], mirror, mirror_log, osv=osv)
+        yield Project(copy, github, env, [*spacy, *wheelhouse], mirror, mirror_log, hooks, osv=osv)

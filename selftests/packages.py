@@ -31,12 +31,14 @@ def make_wheel(
     code: str = "",
     requires_python: str = "",
     tag: str = "py3-none-any",
+    entry_points: dict[str, dict[str, str]] | None = None,
 ) -> Path:
     """Write ``{name}-{version}-{tag}.whl`` into ``directory`` and return its path.
 
     ``payload`` adds a data file, to make a wheel bigger or to change its hash; ``code`` is
     added to the module after its ``VERSION``; a ``tag`` other than py3-none-any makes a
-    platform's wheel (``cp311-cp311-win_amd64``), its module unchanged.
+    platform's wheel (``cp311-cp311-win_amd64``), its module unchanged; ``entry_points``
+    ({group: {name: object}}) go in its entry_points.txt (see ``model_entry_point``).
     """
     module = name.replace("-", "_").lower()
     dist_info = f"{module}-{version}.dist-info"
@@ -57,6 +59,12 @@ def make_wheel(
     }
     if payload:
         files[f"{module}/payload.bin"] = payload
+    if entry_points:
+        groups = (
+            f"[{group}]\n" + "".join(f"{key} = {value}\n" for key, value in names.items())
+            for group, names in entry_points.items()
+        )
+        files[f"{dist_info}/entry_points.txt"] = "\n".join(groups).encode()
     record = [_record_line(path, data) for path, data in files.items()]
     record.append(f"{dist_info}/RECORD,,")
     files[f"{dist_info}/RECORD"] = ("\n".join(record) + "\n").encode()
@@ -72,7 +80,7 @@ def make_wheel(
 
 # A stand-in for spaCy on the tests' index: spacy.load(name) calls the model package's load(),
 # which returns a pipeline that splits a text into words. Enough for a copy's own first test
-# (tests/test_environment.py), which loads each pinned model and processes a sentence.
+# (tests/test_environment.py), which loads each installed model and processes a sentence.
 SPACY_CODE = """
 import importlib
 
@@ -85,6 +93,15 @@ MODEL_CODE = """
 def load():
     return str.split
 """
+
+
+def model_entry_point(name: str) -> dict[str, dict[str, str]]:
+    """The entry point a spaCy model's wheel declares itself with, as every package `spacy
+    package` builds does (the wheels on explosion/spacy-models: ``[spacy_models]
+    en_core_web_sm = en_core_web_sm`` in entry_points.txt); a copy's own test finds its models by
+    it. A spaCy plugin (scispacy, spacy-llm) requires spacy too, but declares no model."""
+    module = name.replace("-", "_").lower()
+    return {"spacy_models": {module: module}}
 
 
 def make_marker_sdist(directory: Path, name: str, version: str, marker: Path) -> Path:

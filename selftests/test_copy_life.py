@@ -25,6 +25,7 @@ from e2e import (
     publish_model,
     render_template,
 )
+from packages import make_wheel, model_entry_point
 
 pytestmark = pytest.mark.e2e
 WHEEL_381 = "en_core_web_sm-3.8.1-py3-none-any.whl"
@@ -122,6 +123,55 @@ def test_a_copy_lives_its_whole_life(project: Project, tmp_path: Path, template_
     clone.run("verify")
     assert project.github.downloads(WHEEL_381) == 2  # verify and test fetched nothing more
     assert git(teammate, "status", "--porcelain") == ""  # nothing tracked changed
+
+
+def test_the_copys_own_test_loads_every_model_and_passes_over_a_spacy_plugin(
+    project: Project,
+) -> None:
+    """tests/test_environment.py, which every copy ships: a spaCy plugin (as scispacy: it
+    requires spacy, and declares no model) is only checked at its pin; every model (each has a
+    spacy_models entry point) is loaded; a model that does not load fails the run."""
+    releases = project.path.parent / "more-releases"
+    plugin = make_wheel(releases, "sciplugin", "0.5.4", ["spacy<3.9.0,>=3.7.0"])  # scispacy's
+    project.publish_index(plugin)
+    broken = make_wheel(
+        releases,
+        "en_core_web_md",
+        "3.8.0",
+        ["spacy>=3.8.0,<3.9.0"],
+        code='\ndef load():\n    raise OSError("[E053] Could not read config file")\n',
+        entry_points=model_entry_point("en_core_web_md"),
+    )
+    project.github.add_release(
+        "explosion/spacy-models", "en_core_web_md-3.8.0", {broken.name: broken.read_bytes()}
+    )
+    test = "tests/test_environment.py::test_spacy_model_loads_and_processes_a_sentence"
+
+    project.write("requirements.in", "spacy>=3.8,<3.9\nsciplugin>=0.5\n")  # no model at all
+    alone = project.run("test", "PYTEST_ARGS=-v")
+
+    assert "2 passed, 1 skipped" in alone.stdout and f"{test}[no-model] SKIPPED" in alone.stdout
+    assert "no spaCy model is installed (no package has a spacy_models entry point)" in (
+        alone.stdout
+    )
+
+    project.write("requirements.in", project.read("requirements.in") + "en_core_web_sm>=3.8\n")
+    with_model = project.run("test", "PYTEST_ARGS=-v")
+
+    assert "4 passed in" in with_model.stdout, with_model.stdout  # three pins and the model
+    assert f"{test}[en_core_web_sm] PASSED" in with_model.stdout
+    assert (
+        "_at_its_pin[sciplugin-0.5.4] PASSED" in with_model.stdout
+        and f"{test}[sciplugin]" not in with_model.stdout
+    )
+
+    project.write("requirements.in", project.read("requirements.in") + "en_core_web_md>=3.8\n")
+    failed = project.run("test", ok=False)
+
+    assert failed.returncode == 2
+    assert f"FAILED {test}[en_core_web_md]" in failed.stdout, failed.stdout
+    assert "E       OSError: [E053] Could not read config file" in failed.stdout
+    assert "= 1 failed, 5 passed in " in failed.stdout  # four pins, and the model that loads
 
 
 def test_a_plain_copy_works_as_it_is(tmp_path: Path) -> None:
@@ -225,6 +275,19 @@ def test_just_lists_every_make_target_from_a_fresh_copy(project: Project) -> Non
     assert len(targets) >= 15 and not any(t.startswith("selftest") for t in targets)
     for target in targets:
         assert f"    {target}" in listing, target
+
+
+def test_a_python_that_is_missing_is_named_in_one_line(project: Project) -> None:
+    """PYTHON names no Python on this machine (needs none other than 3.11, unlike the next)."""
+    shutil.rmtree(project.path / ".venv")
+    missing = str(project.path.parent / "no-such-python3.11")
+
+    result = project.run("install", f"PYTHON={missing}", ok=False)
+
+    assert result.returncode == 2 and not (project.path / ".venv").exists()
+    assert result.stderr.startswith(f"error: PYTHON={missing} is not Python 3.11, the version")
+    assert "Traceback" not in result.stderr
+    project.run("install")  # the fix: a PYTHON that is Python 3.11 (here, the default)
 
 
 def other_python() -> str | None:

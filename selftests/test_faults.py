@@ -175,14 +175,20 @@ def test_a_damaged_cache_entry_is_not_trusted(work, github: GitHubStandIn, capsy
     github.add_release(REPO, "v1", {"m-1.0-py3-none-any.whl": b"wheel"})
     assert main(["links"]) == 0
     page = (work / "build/model-links.html").read_text()
+    damaged = 0
     for entry in (work / "build/cache/github").glob("*.json"):
         data = json.loads(entry.read_text())
         data["body"] = [{"id": 1, "tag_name": "evil", "assets": []}]  # its ETag still valid
         entry.write_text(json.dumps(data))
+        damaged += 1
+    assert damaged > 0, "no cache entry to damage"
+    before = len(github.api_requests())
 
     assert main(["links"]) == 0
 
     assert (work / "build/model-links.html").read_text() == page
+    again = github.api_requests()[before:]  # asked afresh: no ETag of a damaged entry sent
+    assert again and not [r for r in again if "if-none-match" in r.headers]
     capsys.readouterr()
 
 

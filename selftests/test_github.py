@@ -148,6 +148,34 @@ def test_a_bad_download_is_refused_and_the_next_run_recovers(project: Project, f
         assert github.served(WHEEL_380) < 1.3 * size
 
 
+def test_a_release_file_replaced_since_the_listing_is_refused_until_make_links(
+    project: Project,
+) -> None:
+    """The maintainers replaced a release file after `make links` listed it: the download's
+    size is not the one GitHub listed, nothing is kept, and `make links`, as the message says
+    when the same command fails again, brings the new file in."""
+    project.run("links")
+    listed = (project.path.parent / "releases" / WHEEL_380).read_bytes()
+    model = ("en_core_web_sm", "3.8.0", ["spacy>=3.8.0,<3.9.0"])
+    new = make_wheel(project.path.parent / "new", *model, code=MODEL_CODE)
+    tag = "en_core_web_sm-3.8.0"
+    project.github.replace_asset("explosion/spacy-models", tag, WHEEL_380, new.read_bytes(), False)
+
+    failed = project.run("install", ok=False)
+    again = project.run("install", ok=False)
+
+    said = f"{WHEEL_380}: the download gave {new.stat().st_size} bytes, not {len(listed)}"
+    for result in (failed, again):
+        assert said in result.stderr and "nothing was kept" in result.stderr, result.stderr
+        assert "run `make links`" in result.stderr and "Traceback" not in result.stderr
+    assert not (project.path / "build/release-files" / WHEEL_380).exists()
+    project.run("links")
+    project.run("install")
+    digest = hashlib.sha256(new.read_bytes()).hexdigest()
+    assert f"--hash=sha256:{digest}" in project.read("requirements.txt")
+    project.run("verify")
+
+
 def test_an_unfinished_upload_is_not_linked(project: Project) -> None:
     tag = "en_core_web_sm-3.8.0"
     project.github.set_asset_state("explosion/spacy-models", tag, WHEEL_380, "starter")

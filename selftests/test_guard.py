@@ -13,7 +13,7 @@ import signal
 import stat
 import subprocess
 import sys
-import time
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,8 +21,22 @@ from pathlib import Path
 
 import pytest
 
-from e2e import MODEL, WHEEL_380, Project, serving
-from packages import make_marker_sdist, make_recording_sdist, make_wheel, write_simple_index
+from e2e import (
+    MODEL,
+    WHEEL_380,
+    Project,
+    is_resolver,
+    serving,
+    session_commands,
+    snapshot,
+)
+from packages import (
+    SPACY_CODE,
+    make_marker_sdist,
+    make_recording_sdist,
+    make_wheel,
+    write_simple_index,
+)
 
 pytestmark = pytest.mark.e2e
 SECRET = "s3cret-licence-key"
@@ -150,6 +164,39 @@ def test_no_secret_is_printed_when_pip_fails(project: Project) -> None:
     assert SECRET not in result.stdout + result.stderr and TOKEN not in result.stderr
 
 
+def test_a_file_changed_on_the_index_after_it_was_pinned_is_refused_by_pip(
+    project: Project,
+) -> None:
+    """The index now serves other bytes under spacy 3.8.2's name (a re-upload, or a tampered
+    mirror), to a machine that has no copy yet: pip's (or uv's) own hash check refuses it, in
+    one line, and the same command works once the index serves the pinned file again."""
+    project.run("install")
+    lock = project.read("requirements.txt")
+    wheel = project.path.parent / "index-files/spacy-3.8.2-py3-none-any.whl"
+    pinned = wheel.read_bytes()
+    make_wheel(wheel.parent, "spacy", "3.8.2", payload=b"not the pinned file", code=SPACY_CODE)
+    assert wheel.read_bytes() != pinned
+    uninstall = "import subprocess, sys; subprocess.run([sys.executable, '-m', 'pip', 'uninstall', "
+    project.python(uninstall + "'-y', '-q', 'spacy'], check=True)")
+    project.env["UV_CACHE_DIR"] = str(project.path.parent / "new-uv-cache")  # no copy yet
+
+    result = project.run("sync", ok=False)
+
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(
+        "error: pip refused spacy==3.8.2: its file does not match the hash in the lock (the file "
+        "its source serves now is not the one pinned"
+    ), result.stderr
+    assert project.read("requirements.txt") == lock
+    find = "import importlib.util; print(importlib.util.find_spec('spacy'))"
+    assert project.python(find) == "None"  # nothing installed from it
+    # The fix, as the message gives it: once the index serves the pinned file, the same command.
+    wheel.write_bytes(pinned)
+    project.run("sync")
+    assert project.python("import spacy; print(spacy.VERSION)") == "3.8.2"
+    assert project.read("requirements.txt") == lock
+
+
 def test_builds_run_without_the_github_token(project: Project) -> None:
     record = project.path.parent / "build-environment.txt"
     sdist = make_recording_sdist(project.path.parent / "sdists", "builtpkg", "1.0", record)
@@ -168,14 +215,26 @@ def test_builds_run_without_the_github_token(project: Project) -> None:
 def test_a_closed_pipe_never_deletes_the_lock(project: Project) -> None:
     project.run("install")
     project.write("requirements.in", project.read("requirements.in") + "# a comment\n")
+    pins = [line for line in project.read("requirements.txt").splitlines() if line[:1] != "#"]
 
-    subprocess.run(
-        "make --no-print-directory install | head -c 1", shell=True, cwd=project.path,
-        env=project.env, capture_output=True, check=False,
-    )  # fmt: skip
+    result = subprocess.run(
+        ["bash", "-c", 'make --no-print-directory install | head -c 1; echo " ${PIPESTATUS[*]}"'],
+        cwd=project.path,
+        env=project.env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    # head took one byte and ended; make's next write met the closed pipe and it stopped, with
+    # one true line (the lock is written whole, so what was done is kept), no traceback.
+    assert result.stdout[1:] == " 2 0\n", result.stdout
+    assert "error: the output was closed before the end" in result.stderr, result.stderr
+    assert "disk space" not in result.stderr and "Traceback" not in result.stderr
 
     lock = project.path / "requirements.txt"
     assert lock.is_file() and "en-core-web-sm==3.8.0" in lock.read_text()
+    assert [line for line in lock.read_text().splitlines() if line[:1] != "#"] == pins
     project.run("install")
     project.run("verify")
 
@@ -233,19 +292,62 @@ def test_a_truncated_links_page_or_manifest_is_recovered_as_the_message_says(
     project.run("verify")
 
 
+@contextmanager
+def held_links() -> Iterator[tuple[str, threading.Event]]:
+    """A find-links location that holds every request until the block ends: its URL, and an
+    event set when the first request arrives. A resolver that asked it is provably in the middle
+    of its compile, waiting."""
+    arrived, release = threading.Event(), threading.Event()
+
+    class Held(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            arrived.set()
+            release.wait(60)
+            body = b"<!DOCTYPE html><html><body></body></html>\n"
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except OSError:  # the asker was killed
+                pass
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Held)) as port:
+        try:
+            yield f"http://127.0.0.1:{port}/wheels/", arrived
+        finally:
+            release.set()
+
+
 def test_a_killed_run_leaves_nothing_in_the_way(project: Project) -> None:
     project.run("install")
-    before = {p.name for p in project.path.iterdir()}
     project.write("requirements.in", project.read("requirements.in") + "# an edit\n")
-    running = subprocess.Popen(
-        ["make", "--no-print-directory", "install"], cwd=project.path, env=project.env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    time.sleep(1.5)  # in the compile
-    os.killpg(running.pid, signal.SIGKILL)
-    running.wait()
+    before = {p.name for p in project.path.iterdir()}
+    lock, build = project.read("requirements.txt"), snapshot(project.path / "build")
+    with held_links() as (url, arrived):
+        running = subprocess.Popen(
+            ["make", "--no-print-directory", "install"],
+            cwd=project.path,
+            env={**project.env, "FIND_LINKS": url},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        # The sign: the resolver (pip-compile, or uv) asks the held location, and waits.
+        while not arrived.wait(0.05):
+            assert running.poll() is None, "the run ended before its compile asked for links"
+        compiling = [c for c in session_commands(running.pid).values() if is_resolver(c)]
+        assert compiling, "a find-links location was read, but not by the compile"
+        os.killpg(running.pid, signal.SIGKILL)
+        running.wait()
 
     assert {p.name for p in project.path.iterdir()} == before  # no leftovers beside the lock
+    assert project.read("requirements.txt") == lock
+    assert snapshot(project.path / "build") == build, "the killed run left build/ changed"
     project.run("install")
     project.run("verify")
 

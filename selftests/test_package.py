@@ -74,3 +74,22 @@ def test_a_run_that_needs_no_network_imports_no_network_library(module: str) -> 
         cwd=PACKAGE.parent, capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert result.stdout == "[]\n"
+
+
+def test_the_tools_install_imports_only_the_standard_library(tmp_path: Path) -> None:
+    """`make tools` runs `python -m scripts tools-install` in a new environment that has only uv:
+    what that command imports must need nothing else (no packaging, no requests)."""
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "from scripts import __main__, backend\n"
+        "assert 'packaging' not in sys.modules and 'requests' not in sys.modules\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", code, str(PACKAGE.parent)],  # -S: no site-packages
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr

@@ -11,15 +11,26 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from e2e import MODEL, WHEEL_380, Project, publish_model, snapshot
-from packages import make_marker_sdist, make_wheel
+from e2e import (
+    MODEL,
+    WHEEL_380,
+    Project,
+    commands_in,
+    is_resolver,
+    publish_model,
+    run_watched,
+    snapshot,
+)
+from packages import MODEL_CODE, make_marker_sdist, make_wheel, model_entry_point
 
 pytestmark = pytest.mark.e2e
 
@@ -242,7 +253,14 @@ def test_upgrade_fails_when_the_tests_fail(project: Project) -> None:
 
     result = project.run("upgrade", ok=False)
 
-    assert result.returncode != 0
+    # It failed in its last step, the tests, for that test alone: the rest of the upgrade ran.
+    assert result.returncode == 2
+    assert "FAILED tests/test_pipeline.py::test_pipeline - assert False" in result.stdout
+    assert "= 1 failed, 3 passed in " in result.stdout
+    make_said = r"\[Makefile:\d+: test\] Error 1\n.*\[Makefile:\d+: upgrade\] Error 2\n$"
+    assert re.search(make_said, result.stderr), result.stderr
+    assert "No package changed: every pin is as it was." in result.stdout
+    assert "Traceback" not in result.stderr
 
 
 def test_just_recipes_do_what_make_does(project: Project, tmp_path: Path) -> None:
@@ -259,6 +277,19 @@ def test_just_recipes_do_what_make_does(project: Project, tmp_path: Path) -> Non
         assert f"    {recipe}" in listing
 
 
+def files_holding(folder: Path, *secrets: str, since: float = 0) -> list[str]:
+    """The files under ``folder`` (changed at or after ``since``) holding any of ``secrets``."""
+    found = []
+    for path in folder.rglob("*"):
+        try:
+            if path.is_file() and not path.is_symlink() and path.stat().st_mtime >= since:
+                data = path.read_bytes()
+                found += [f"{path}: {s[:4]}..." for s in secrets if s.encode() in data]
+        except OSError:
+            continue
+    return found
+
+
 def test_hostile_pip_config_and_secrets_never_land_in_files_or_output(project: Project) -> None:
     secret, token = "s3cret-licence-key", "ghp_" + "T0ken" * 8
     project.github.token = token
@@ -270,25 +301,48 @@ def test_hostile_pip_config_and_secrets_never_land_in_files_or_output(project: P
         f"extra-index-url = {base}/private/simple/\n"
         "trusted-host = 127.0.0.1\n"
     )
+    # Everywhere the run may write, each a folder of this test's own: home, caches (pip's
+    # included: not switched off here), temporary files.
+    places = {name: project.path.parent / name for name in ("home", "cache", "uv-cache", "tmp")}
+    for folder in places.values():
+        folder.mkdir(exist_ok=True)
+    del project.env["PIP_NO_CACHE_DIR"]
     project.env.update(
         PIP_CONFIG_FILE=str(config),
         PIP_FIND_LINKS=f"{base}/env/wheels/",
         FIND_LINKS=f"{base}/make/wheels/",
         GITHUB_TOKEN=token,
+        HOME=str(places["home"]),
+        XDG_CACHE_HOME=str(places["cache"]),
+        UV_CACHE_DIR=str(places["uv-cache"]),
+        TMPDIR=str(places["tmp"]),
     )
+    # The command lines of the project's processes, taken at each request to the mirror (while
+    # the resolver or pip that asked waits), and every few milliseconds through each run.
+    asking: list[list[str]] = []
+    project.mirror_hooks.append(lambda: asking.extend(commands_in(project.path)))
+    start = time.time() - 1
 
-    install = project.run("install")
-    verify = project.run("verify")
+    install, during_install = run_watched(project, "install")
+    verify, during_verify = run_watched(project, "verify")
 
     assert project.python("import en_core_web_sm; print(en_core_web_sm.VERSION)") == "3.8.0"
     for output in (install, verify):
         assert secret not in output.stdout + output.stderr
         assert token not in output.stdout + output.stderr
-    for path in project.path.rglob("*"):
-        if path.is_file() and ".venv" not in path.parts:
-            data = path.read_bytes()
-            assert secret.encode() not in data, path
-            assert token.encode() not in data, path
+    written = files_holding(project.path, secret, token)  # .venv and build/ included
+    for folder in places.values():
+        written += files_holding(folder, secret, token)
+    written += files_holding(Path(sys.prefix), secret, token, since=start)  # the tools' venv
+    assert not written, written
+    commands = asking + during_install + during_verify
+    # The compile and the installer (pip install, or uv pip sync) asked the mirror as it ran,
+    # their temporary files in this test's TMPDIR, so every one of them was seen.
+    assert any(is_resolver(c) for c in asking), asking
+    assert any("pip" in c and ("install" in c or "sync" in c) for c in asking), asking
+    assert any(str(places["tmp"]) in " ".join(c) for c in commands), commands
+    leaks = [c for c in commands if secret in " ".join(c) or token in " ".join(c)]
+    assert not leaks, leaks
     text = without_release_urls(project.read("requirements.txt"))
     for option in ("--find-links", "--extra-index-url", "--trusted-host", "--index-url", "127.0.0"):
         assert option not in text
@@ -356,7 +410,15 @@ def test_squatting_wheel_of_a_release_version_gets_no_hash(project: Project) -> 
 def test_tampered_release_file_is_refused_by_sync_and_verify(project: Project) -> None:
     project.run("install")
     cached = project.path / "build/release-files" / WHEEL_380
-    cached.write_bytes(cached.read_bytes() + b"tampered")
+    # One byte changed in the middle, the size and the times as they were: only a check of the
+    # contents can tell (a size or time check cannot).
+    before = cached.stat()
+    data = bytearray(cached.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    cached.write_bytes(bytes(data))
+    os.utime(cached, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = cached.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
     project.python("import subprocess, sys; subprocess.run([sys.executable, '-m', 'pip', "
                    "'uninstall', '-y', '-q', 'en_core_web_sm'], check=True)")  # fmt: skip
 
@@ -411,6 +473,26 @@ def test_verify_refuses_a_bad_requirements_txt(project: Project, edit, expected:
     assert "Traceback" not in result.stderr
 
 
+def test_verify_finds_a_lock_its_in_files_no_longer_compile_to(project: Project) -> None:
+    """requirements.in changed and the lock was not made again (a commit that forgot it): CI's
+    `make verify` says so, and the fix it gives works."""
+    project.run("install")
+    project.publish_index(make_wheel(project.path.parent / "more", "smalldep", "1.0"))
+    project.write("requirements.in", project.read("requirements.in") + "smalldep\n")
+
+    result = project.run("verify", ok=False)
+
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert (
+        "error: requirements.txt is not what its .in files compile to now (edited by hand, or an "
+        ".in file changed): run `make lock` and commit the result"
+    ) in result.stderr, result.stderr
+    assert "+smalldep==1.0" in result.stderr  # the difference, shown
+    project.run("lock")  # as the message says
+    project.run("verify")
+    assert "smalldep==1.0 \\" in project.read("requirements.txt")
+
+
 def test_verify_refuses_a_credential_in_an_in_file(project: Project) -> None:
     project.run("install")
     project.write(
@@ -439,6 +521,43 @@ def test_a_version_the_releases_do_not_offer_neither_gets_in_nor_stops_the_compi
     assert hashlib.sha256(fake.read_bytes()).hexdigest() not in text
     assert project.python("import en_core_web_sm; print(en_core_web_sm.VERSION)") == "3.7.1"
     project.run("verify")
+
+
+def test_a_pin_the_releases_no_longer_offer_is_refused_and_the_fix_works(
+    project: Project,
+) -> None:
+    """The team moves MODEL_REPOS to its own fork of the models, which offers only 3.7.1: the
+    lock's en-core-web-sm 3.8.0 comes from no release now, and the fix the message gives works."""
+    project.run("install")
+    needs = ["spacy>=3.7.2,<3.8.0"]
+    fork = make_wheel(
+        project.path.parent / "fork",
+        MODEL,
+        "3.7.1",
+        needs,
+        code=MODEL_CODE,
+        entry_points=model_entry_point(MODEL),
+    )
+    project.github.add_release("acme/models", f"{MODEL}-3.7.1", {fork.name: fork.read_bytes()})
+    project.env["MODEL_REPOS"] = "acme/models"
+    project.run("links")
+
+    result = project.run("verify", ok=False)
+
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert re.search(
+        r"requirements\.txt:\d+: en-core-web-sm==3\.8\.0 is not a version the releases offer "
+        r"\(the releases offer en-core-web-sm 3\.7\.1\)",
+        result.stderr,
+    ), result.stderr
+    assert "Pin a range the releases offer in requirements.in, then run `make lock`" in (
+        result.stderr
+    )
+    project.write("requirements.in", "spacy>=3.7,<3.8\nen_core_web_sm>=3.7.0,<3.8.0\n")
+    project.run("lock")
+    project.run("install")
+    project.run("verify")
+    assert project.python("import en_core_web_sm; print(en_core_web_sm.VERSION)") == "3.7.1"
 
 
 def test_make_links_lists_1500_releases_to_the_cap_then_reuses_them_with_304s(

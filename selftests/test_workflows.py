@@ -100,6 +100,21 @@ def test_ci_runs_once_per_change_with_a_time_limit() -> None:
             assert setup["with"]["python-version-file"] == ".python-version"
 
 
+def test_the_template_runs_every_self_test_on_every_push() -> None:
+    """The template's workflow runs .ci/run, which runs `make selftest`: every test, no marker
+    left out (`selftest-quick` is the one that leaves the slow end-to-end runs out)."""
+    data = yaml.safe_load((ROOT / ".github/workflows/selftests.yml").read_text())
+    triggers = data[True]
+
+    assert triggers["push"]["branches"] == ["main"] and "pull_request" in triggers
+    assert "schedule" in triggers and "workflow_dispatch" in triggers
+    assert [s.get("run") for s in data["jobs"]["selftest"]["steps"]][-1] == ".ci/run"
+    assert (ROOT / ".ci/run").read_text().strip().endswith("\nmake selftest")
+    rules = (ROOT / "selftests/selftests.mk").read_text().split("\n\n")
+    selftest = next(rule for rule in rules if "\nselftest:" in rule)
+    assert "-m pytest" in selftest and '-m "' not in selftest  # no marker deselects any
+
+
 def test_the_monthly_chore_repins_the_tools_and_dependabot_the_actions() -> None:
     data = yaml.safe_load((ROOT / ".github/workflows/upgrade.yml").read_text())
     steps = data["jobs"]["upgrade"]["steps"]
