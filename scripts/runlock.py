@@ -17,7 +17,6 @@ import errno
 import fcntl
 import os
 import select
-import signal
 import sys
 import time
 
@@ -29,7 +28,6 @@ def main(argv: list[str]) -> int:
     if len(argv) < 3 or not argv[1].isdigit():
         print(USAGE)
         return 2
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C while waiting: no traceback
     path, make, goals = argv[0], int(argv[1]), argv[2:]
     reader, writer = os.pipe()
     if os.fork() == 0:  # the holder
@@ -137,4 +135,7 @@ def wait_for_exit(pid: int) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:  # Ctrl-C while waiting: make stops too, and says so
+        sys.exit(130)

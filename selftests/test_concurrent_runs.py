@@ -235,3 +235,18 @@ def test_make_lint_runs_the_hook_that_calls_make_without_waiting(
 
     assert "requirements.txt is what the .in files compile to" in output, output
     assert status == 0 and not waiting_lines(output), output
+
+
+def test_the_lock_works_before_the_tools_environment_exists(project: Project, start: Start) -> None:
+    """In a fresh clone, the first run (`make tools`) has no .tools yet: PYTHON takes the lock."""
+    first = start("install")
+    first.wait_for(in_the_compile)
+    second = start("-n", "tools", f"TOOLS_VENV={project.path.parent / 'no-tools-yet'}")
+
+    second.wait_for(lambda line: bool(WAITING.match(line)))
+    (first_status, first_output), (second_status, second_output) = first.finish(), second.finish()
+
+    assert first_status == 0 and second_status == 0, first_output + second_output
+    assert [m.groups() for m in waiting_lines(second_output)] == [
+        ("install", str(first.process.pid))
+    ]
