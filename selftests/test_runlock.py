@@ -6,14 +6,19 @@ test_concurrent_runs.py run the real make).
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import scripts
+from scripts import runlock
 
 RUNLOCK = Path(scripts.__file__).parent / "runlock.py"
 
@@ -87,3 +92,39 @@ def test_a_lock_it_cannot_open_is_one_line_saying_what_to_do(
 
     assert out.startswith(f"error: cannot take the run lock {lock}: Is a directory: ")
     assert "remove it when no make runs here" in out and out.count("\n") == 1 and err == ""
+
+
+def test_a_file_system_with_no_locks_warns_once_and_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """NFS without its lock daemon answers ENOLCK: a warning, and the run goes on unlocked."""
+
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "lockf", no_locks)
+
+    assert runlock.take(str(tmp_path / ".run.lock"), "1 install\n") is None
+    assert capsys.readouterr().err == (
+        f"warning: this file system gives no lock on {tmp_path / '.run.lock'} (No locks"
+        " available): two runs at once here are not kept apart\n"
+    )
+
+
+@pytest.mark.parametrize("pidfd", [True, False])
+def test_the_holder_sees_its_make_end(
+    pidfd: bool, makes: list[subprocess.Popen[bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a pidfd (Linux 5.3 and later), and by asking now and then where there is none."""
+    if not pidfd:
+        monkeypatch.delattr(os, "pidfd_open", raising=False)
+    make = a_make(makes)
+    waiting = threading.Thread(target=runlock.wait_for_exit, args=(make.pid,))
+    waiting.start()
+    assert waiting.is_alive()
+
+    make.kill()
+    make.wait()
+    waiting.join(timeout=10)
+
+    assert not waiting.is_alive()
