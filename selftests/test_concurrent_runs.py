@@ -259,3 +259,15 @@ def test_the_lock_works_before_the_tools_environment_exists(project: Project, st
     assert [m.groups() for m in waiting_lines(second_output)] == [
         ("install", str(first.process.pid))
     ]
+
+
+def test_clean_and_distclean_keep_the_lock_file(project: Project) -> None:
+    project.run("install")
+    lock = project.path / ".run.lock"
+    assert lock.is_file()
+
+    project.run("clean")
+    project.run("distclean", f"TOOLS_VENV={project.path / '.tools'}")  # not the running tools
+
+    assert lock.is_file() and not (project.path / ".venv").exists()
+    assert [p.name for p in (project.path / "build").iterdir()] == [".gitkeep"]
