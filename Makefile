@@ -68,6 +68,25 @@ comma := ,
 # What makes the project's environment: uv in a blink, or the standard library's venv.
 NEW_VENV := $(if $(filter uv,$(RESOLVER)),$(TOOLS)/uv venv --quiet --python $(PYTHON),$(PYTHON) -m venv)
 
+# One run at a time per project. The outermost make (yours, or the one a just recipe runs) takes
+# the lock .run.lock before it reads a file time and holds it until it ends, however it ends (the
+# operating system frees it: scripts/runlock.py); a second run waits, with one line naming the
+# run that holds it. The makes a run starts itself (its recipes' $(MAKE), the hooks of `make
+# lint`) find this folder in RUN_LOCKED and go on; -j jobs are one make. Any Python serves, so it
+# works before `make tools` (with none at all, the first step says so); `make help` takes none.
+RUN_LOCK := .run.lock
+GOALS := $(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))
+ifeq ($(filter $(CURDIR),$(RUN_LOCKED)),)
+ifneq ($(filter-out help,$(GOALS)),)
+RUN_LOCK_TAKEN := $(shell py=$(TOOLS)/python; [ -x $$py ] || py=$(PYTHON); \
+  ! command -v $$py >/dev/null || $$py -I -S scripts/runlock.py $(RUN_LOCK) $$PPID $(GOALS))
+ifneq ($(filter-out locked,$(RUN_LOCK_TAKEN)),)
+$(error $(RUN_LOCK_TAKEN))
+endif
+export RUN_LOCKED += $(CURDIR)
+endif
+endif
+
 .PHONY: help  ## list the targets and the variables you can set
 help:
 	@echo "Targets (make TARGET; the justfile has the same recipes):"

@@ -1,6 +1,7 @@
 # The same recipes as the Makefile, for people who use just. Each recipe runs its make target:
 # make keeps track of what is up to date (file times), which just cannot, so the two never drift
-# apart, and every default lives in the Makefile and settings.mk. `make tools` installs just as
+# apart, every default lives in the Makefile and settings.mk, and that make holds the project's
+# run lock as any make you start does (one run at a time). `make tools` installs just as
 # .tools/bin/just (run `.tools/bin/just`, or put .tools/bin on PATH); or install it yourself
 # (`pipx install rust-just`). Settings pass through the environment:
 #   PYTHON=python3.11 just install       FIND_LINKS="https://user:key@wheels.example/" just install

@@ -2,6 +2,7 @@
 
 Modules, each with one job; each imports only those above it:
 
+* runlock: one run at a time per project (the standard library alone: it runs before .tools)
 * errors: UserError, and masking credentials in messages
 * files: atomic writes, sha256 records
 * net: HTTP sessions, bounded reads, checked downloads

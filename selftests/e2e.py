@@ -60,8 +60,8 @@ GIT_ENV = {
     "GIT_CONFIG_GLOBAL": os.devnull,
     "GIT_CONFIG_NOSYSTEM": "1",
 }
-MADE_BY_MAKE = {".git", ".tools", ".venv", "node_modules", "__pycache__", ".pytest_cache",
-                ".ruff_cache", ".mypy_cache"}  # fmt: skip
+MADE_BY_MAKE = {".git", ".tools", ".venv", ".run.lock", "node_modules", "__pycache__",
+                ".pytest_cache", ".ruff_cache", ".mypy_cache"}  # fmt: skip
 
 
 def copy_template(dest: Path) -> Path:

@@ -215,7 +215,8 @@ def test_copier_leaves_out_what_make_made_in_a_template_folder(tmp_path: Path) -
     template = copy_template(tmp_path / "template")
     products = [".tools/bin/python", ".venv/bin/python", "build/links.html", "build/index/x.html",
                 "scripts/__pycache__/files.cpython-311.pyc", ".pytest_cache/v/cache/lastfailed",
-                ".ruff_cache/CACHEDIR.TAG", ".mypy_cache/3.11/x.json", "tools/x.pyc"]  # fmt: skip
+                ".ruff_cache/CACHEDIR.TAG", ".mypy_cache/3.11/x.json", "tools/x.pyc",
+                ".run.lock"]  # fmt: skip
     for name in products:
         (template / name).parent.mkdir(parents=True, exist_ok=True)
         (template / name).write_text("made by make\n")
