@@ -246,3 +246,20 @@ def test_pylock_toml_installs_with_plain_pip_and_uv_and_refuses_a_wrong_hash(
         assert "pylock.toml has files of en-core-web-sm==3.8.0 whose hash" in (
             project.run("verify", ok=False).stderr
         )
+
+
+@pytest.mark.e2e
+def test_a_pin_with_no_file_for_a_platform_stops_the_compile_naming_it(
+    project: Project, tmp_path: Path
+) -> None:
+    only_linux = make_wheel(tmp_path / "linux-only", "fastcore", "2.0", tag=TAGS["linux-x86_64"])
+    project.publish_index(only_linux)
+    project.write("requirements.in", project.read("requirements.in") + "fastcore\n")
+    failed = project.run("install", ok=False)
+    assert failed.returncode != 0 and not (project.path / "requirements.txt").exists()
+    message = " ".join(failed.stderr.split())
+    assert "error: the lock made here cannot hold on linux-aarch64 (PLATFORMS): " in message
+    assert "fastcore" in message and "take linux-aarch64 out of PLATFORMS in settings.mk" in message
+    # the fix it advises works: the platforms the pin has files for
+    project.run("install", "PLATFORMS=linux-x86_64")
+    assert "# platforms: linux-x86_64 (made on linux-x86_64)" in project.read("requirements.txt")
