@@ -139,9 +139,9 @@ def build(settings: Settings) -> str:
                 files = [(url_filename(url), url, cached.stat().st_size, sha256_file(cached))]
             # A file a folder of this machine has (a find-links folder, build/wheels) is named
             # by a URL another source gives for the same bytes, where one does.
-            remote = {hashes.hash_of(http, f) for f in listed.get(name, []) if not local(f)}
-            for file in sorted(listed.get(name, []), key=local):
-                sha256 = hashes.hash_of(http, file)
+            sums = {file: hashes.hash_of(http, file) for file in listed.get(name, [])}
+            remote = {sha256 for file, sha256 in sums.items() if not local(file)}
+            for file, sha256 in sorted(sums.items(), key=lambda item: local(item[0])):
                 if sha256 in line.hashes and not (local(file) and sha256 in remote):
                     path = hashes.local_path(file.url)
                     size = path.stat().st_size if path and path.is_file() else file.size
