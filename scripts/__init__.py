@@ -14,9 +14,12 @@ Modules, each with one job; each imports only those above it:
 * cache: build/release-files, fetched once; re-renders the pages when it changes
 * listing: the release files of MODEL_REPOS or of a published index
 * backend: running pip-compile and pip, or uv (RESOLVER), the sources in their environment only
+* explain: a failed resolution as one message, and what to write instead (pure)
 * platforms: the locks made to hold on every platform of PLATFORMS, and the check that they do
 * hashes: the hashes of pinned files, from what their sources say
 * checks: the offline checks of inputs and locks
+* fresh: whether a lock is up to date with its inputs; the scratch copy a compile starts from
+* choose: the release file each release package is compiled with, round by round
 * lock: compiling the locks (the release-package guard)
 * audit: the locks' pins against OSV's advisories (pip-audit), and the allow-list
 * install, wheels, deploy, pylock, publish, sbom, report: the other steps

@@ -19,7 +19,7 @@ from packaging.version import Version
 from .assets import Asset, by_project, installable_files, offered, release_hashes
 from .errors import UserError
 from .files import sha256_file
-from .requirements import SEAL, Line, read_lines, seal
+from .requirements import SEAL, Line, read_lines, read_lines_of, seal
 from .settings import RELEASE_FILES
 
 SOURCE_OPTIONS = ("-f", "--find-links", "-i", "--index-url", "--extra-index-url", "--trusted-host")
@@ -30,15 +30,17 @@ CREDENTIAL = re.compile(
 )
 
 
-def credential_problems(path: Path) -> list[str]:
-    """One problem per line of ``path`` that holds a credential (never quoting it)."""
-    if not path.is_file():
+def credential_problems(path: Path, text: str | None = None) -> list[str]:
+    """One problem per line of ``path`` (or of ``text``, to be written there) that holds a
+    credential (never quoting it)."""
+    if text is None and not path.is_file():
         return []
+    text = path.read_text() if text is None else text
     return [
         f"{path}:{number}: holds a credential (a password in a URL or an access token); "
         "remove it and pass it through FIND_LINKS, GITHUB_TOKEN or ~/.netrc instead"
-        for number, text in enumerate(path.read_text().splitlines(), start=1)
-        if CREDENTIAL.search(text)
+        for number, line in enumerate(text.splitlines(), start=1)
+        if CREDENTIAL.search(line)
     ]
 
 
@@ -58,9 +60,10 @@ def input_problems(paths: Sequence[Path]) -> list[str]:
     return problems
 
 
-def seal_problems(path: Path) -> list[str]:
-    """A problem when the lock at ``path`` was not written by make, or was changed since."""
-    text = path.read_text()
+def seal_problems(path: Path, text: str | None = None) -> list[str]:
+    """A problem when the lock at ``path`` (or ``text``, to be written there) was not written by
+    make, or was changed since."""
+    text = path.read_text() if text is None else text
     if SEAL not in text:
         return [
             f"{path} has no `{SEAL.strip()}` line, so make did not write it (or an older "
@@ -108,13 +111,17 @@ def release_problems(
     return problems
 
 
-def lock_problems(path: Path, assets: Sequence[Asset], sums: Mapping[str, str]) -> list[str]:
-    """Every problem in the compiled lock at ``path``, one message each."""
-    if not path.is_file():
+def lock_problems(
+    path: Path, assets: Sequence[Asset], sums: Mapping[str, str], text: str | None = None
+) -> list[str]:
+    """Every problem in the compiled lock at ``path`` (or in ``text``, about to be written
+    there), one message each."""
+    if text is None and not path.is_file():
         raise UserError(f"{path} is missing: run `make {path}`")
-    problems: list[str] = seal_problems(path) + credential_problems(path)
+    text = path.read_text() if text is None else text
+    problems: list[str] = seal_problems(path, text) + credential_problems(path, text)
     index = by_project(assets)
-    for line in read_lines(path):
+    for line in read_lines_of(text):
         if line.is_option:
             if line.option in SOURCE_OPTIONS:
                 problems.append(

@@ -30,6 +30,7 @@ from packaging.utils import canonicalize_name
 
 from . import backend
 from .errors import UserError, mask_url
+from .explain import uv_reason
 from .requirements import read_lines_of
 from .settings import BUILD, PLATFORM_TARGETS, Settings
 
@@ -225,19 +226,11 @@ def cover(
             if process.returncode != 0:
                 raise UserError(
                     f"the lock made here cannot hold on {name} (PLATFORMS): "
-                    f"{resolution_failure(out)}; loosen the range that holds it in your .in "
+                    f"{uv_reason(out)}; loosen the range that holds it in your .in "
                     f"file, or take {name} out of PLATFORMS in settings.mk"
                 )
             resolved[name] = output.read_text()
     return merge(base, resolved, platforms)
-
-
-def resolution_failure(output: str) -> str:
-    """uv's reason for a failed resolution as one line (its "Because ..." sentences)."""
-    text = mask_url(output).split("No solution found when resolving dependencies", 1)[-1]
-    text = re.split(r"(?m)^\s*(?:hint|help):", text, maxsplit=1)[0]
-    text = text.replace("╰─▶", " ").replace("cause:", " ").lstrip(":")
-    return " ".join(text.split())[:400].rstrip(".") or "uv failed"
 
 
 # What a lock that does not install on a platform of PLATFORMS needs: {name} is the platform.

@@ -16,7 +16,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from scripts import backend, checks, lock, requirements
+from scripts import backend, checks, choose, explain, requirements
 from scripts.assets import Asset, Index
 from scripts.settings import CONSTRAINTS, RELEASE_INPUT, SOURCES, Settings
 
@@ -36,19 +36,19 @@ INDEX = {SM: {Version(v): [release(v)] for v in ("3.7.1", "3.8.0")}}
 def test_a_resolution_impossible_is_read_as_its_requirements() -> None:
     stderr = (DATA / "pip-compile-resolution-impossible.txt").read_text()
 
-    found = lock.conflicts(stderr)
+    found = explain.conflicts(stderr)
 
     assert found == [
         ("spacy", "<3.9,>=3.8", None),
         ("spacy", "<3.8.0,>=3.7.2", "en_core_web_sm-3.7.1-py3-none-any.whl"),
     ]
-    assert lock.conflict_names(found) == {"spacy", SM}
+    assert explain.conflict_names(found) == {"spacy", SM}
 
 
 def test_a_resolution_impossible_becomes_one_message_with_the_model_range() -> None:
     stderr = (DATA / "pip-compile-resolution-impossible.txt").read_text()
 
-    failure = lock.explain(stderr, INDEX, SOURCES)
+    failure = explain.explain(stderr, INDEX, SOURCES)
 
     message = str(failure)
     assert message.startswith("no versions satisfy requirements.in together: ")
@@ -62,7 +62,7 @@ def test_uvs_account_of_a_conflict_becomes_the_same_message() -> None:
     it gives the message pip's gives, with the model range built for the spaCy asked for."""
     output = (DATA / "uv-resolution-impossible.txt").read_text()
 
-    failure = lock.explain(output, INDEX, SOURCES)
+    failure = explain.explain(output, INDEX, SOURCES)
 
     message = str(failure)
     assert message.startswith("no versions satisfy requirements.in together: Because only")
@@ -74,7 +74,7 @@ def test_uvs_unknown_package_names_its_line(tmp_path: Path, monkeypatch) -> None
     monkeypatch.chdir(tmp_path)
     Path("requirements.in").write_text("spacy>=3.8,<3.9\nno_such_package>=1\n")
 
-    failure = lock.explain((DATA / "uv-no-version.txt").read_text(), INDEX, SOURCES)
+    failure = explain.explain((DATA / "uv-no-version.txt").read_text(), INDEX, SOURCES)
 
     assert str(failure).startswith("requirements.in:2: no source offers no_such_package in the")
     assert failure.missing == "no-such-package"
@@ -82,7 +82,7 @@ def test_uvs_unknown_package_names_its_line(tmp_path: Path, monkeypatch) -> None
 
 def test_a_direct_reference_is_written_back_as_a_pin_with_the_release_hashes() -> None:
     compiled = (DATA / "pip-compile-direct-reference.txt").read_text()
-    compiled = compiled.replace("-r rel.in", f"-r {lock.RELEASE_INPUT}")
+    compiled = compiled.replace("-r rel.in", f"-r {RELEASE_INPUT}")
 
     text = requirements.unreference(compiled, {SM: "3.7.1"})
     text = requirements.set_hashes(text, {SM: {"1" * 64}})
@@ -111,7 +111,7 @@ def test_a_download_that_failed_is_one_line_without_the_traceback() -> None:
     pip = (DATA / "pip-compile-download-500.txt").read_text()
     uv = (DATA / "uv-download-500.txt").read_text()
 
-    messages = [str(lock.explain(output, INDEX, SOURCES)) for output in (pip, uv)]
+    messages = [str(explain.explain(output, INDEX, SOURCES)) for output in (pip, uv)]
 
     assert messages[0] == (
         "the compile failed: HTTPConnectionPool(host='127.0.0.5', port=8000): Max retries "
@@ -159,12 +159,12 @@ def test_a_release_that_needs_another_release_is_matched_to_it(
 ) -> None:
     index = library_and_model()
     specs = {name: SpecifierSet(spec) for name, spec in ranges.items()}
-    tried: dict[str, set[Version]] = {}
-    keep = dict(kept)
-    chosen = lock.choose_releases(set(index), index, specs, keep, tried, False)
+    plan = choose.Plan(names=frozenset(index), specs=specs, keep=kept)
+    chosen = choose.releases(plan, index)
     moves = 0
-    while lock.choose_again(needs(chosen), chosen, index, specs, keep, tried, False):
-        chosen = lock.choose_releases(set(index), index, specs, keep, tried, False)
+    while following := choose.matched(plan, needs(chosen), chosen, index):
+        plan = following
+        chosen = choose.releases(plan, index)
         moves += 1
 
     assert moves == 1
@@ -174,9 +174,10 @@ def test_a_release_that_needs_another_release_is_matched_to_it(
 def test_a_release_that_no_release_fits_is_left_to_the_compile_to_explain() -> None:
     index = library_and_model()
     specs = {"corelib": SpecifierSet("<3.8"), "acme-model": SpecifierSet(">=3.8")}
-    chosen = lock.choose_releases(set(index), index, specs, {}, {}, False)
+    plan = choose.Plan(names=frozenset(index), specs=specs)
+    chosen = choose.releases(plan, index)
 
-    assert not lock.choose_again(needs(chosen), chosen, index, specs, {}, {}, False)
+    assert choose.matched(plan, needs(chosen), chosen, index) is None
 
 
 def test_a_report_names_where_pip_found_the_file() -> None:
