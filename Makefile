@@ -13,6 +13,21 @@ SHELL := bash
 .DEFAULT_GOAL := help
 MAKEFLAGS += --no-builtin-rules
 
+.PHONY: help  ## list the targets and the variables you can set
+help:
+	@echo "Targets (make TARGET; the justfile has the same recipes):"
+	@awk -F ' +## ' '/^\.PHONY: [a-z-]+ +## / {sub(/^\.PHONY: /, "", $$1); \
+	  printf "  %-19s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "Variables (make TARGET NAME=value):"
+	@awk 'function show(name, text,  n, word, line, i) { n = split(text, word, " "); \
+	    line = word[1]; for (i = 2; i <= n; i++) \
+	      if (length(line) + 1 + length(word[i]) > 78) { \
+	        printf "  %-19s %s\n", name, line; name = ""; line = word[i] \
+	      } else line = line " " word[i]; \
+	    printf "  %-19s %s\n", name, line } \
+	  /^# / {doc = doc (doc == "" ? "" : " ") substr($$0, 3); next} \
+	  /^[A-Z_]+ \?=/ {show($$1, doc)} {doc = ""}' $(MAKEFILE_LIST)
+
 # This project's own settings (MODEL_REPOS): copier writes settings.mk, or edit it by hand.
 include settings.mk
 
@@ -49,24 +64,8 @@ TOOLS := $(TOOLS_VENV)/bin
 # Every step is a command of the package in scripts/ (`.tools/bin/python -m scripts --help`).
 RUN := $(TOOLS)/python -m scripts
 LINKS := build/model-links.html
-# The guarded sync: the pinned release files fetched, the locks checked, then synced.
-SYNC := $(RUN) install --python $(VENV)/bin/python
-
-# $(call venv,DIR,MAKER) makes the virtual environment DIR with MAKER unless it holds a working
-# Python of PYTHON_VERSION (with pip, which the sync needs; uv needs none): one left half-made by
-# an interrupted run, or by another Python, is made again. Only then is PYTHON asked for (it
-# stops with one line when PYTHON is missing or is not the Python of .python-version), so a run
-# that has its environment starts no other Python (a pyenv shim alone takes 0.15 s).
-venv = @$(1)/bin/python -c 'import sys$(if $(findstring uv,$(2)),,$(comma) pip); \
-  sys.exit("%d.%d" % sys.version_info[:2] != "$(PYTHON_VERSION)")' 2>/dev/null || { \
-  $(PYTHON) -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != "$(PYTHON_VERSION)")' \
-  2>/dev/null || { echo "error: PYTHON=$(PYTHON) is not Python $(PYTHON_VERSION), the version\
- requirements.txt is locked for (.python-version): install Python $(PYTHON_VERSION), or run\
- make with PYTHON=/path/to/python$(PYTHON_VERSION)" >&2; exit 1; } && \
-  echo "$(2) $(1)" && rm -rf $(1) && $(2) $(1); }
-comma := ,
-# What makes the project's environment: uv in a blink, or the standard library's venv.
-NEW_VENV := $(if $(filter uv,$(RESOLVER)),$(TOOLS)/uv venv --quiet --python $(PYTHON),$(PYTHON) -m venv)
+# The guarded install: the pinned release files fetched, the locks checked, then synced.
+INSTALL := $(RUN) install --python $(VENV)/bin/python
 
 # One run at a time per project. The outermost make (yours, or the one a just recipe runs) takes
 # the lock .run.lock before it reads a file time and holds it until it ends, however it ends (the
@@ -87,20 +86,7 @@ export RUN_LOCKED += $(CURDIR)
 endif
 endif
 
-.PHONY: help  ## list the targets and the variables you can set
-help:
-	@echo "Targets (make TARGET; the justfile has the same recipes):"
-	@awk -F ' +## ' '/^\.PHONY: [a-z-]+ +## / {sub(/^\.PHONY: /, "", $$1); \
-	  printf "  %-19s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo "Variables (make TARGET NAME=value):"
-	@awk 'function show(name, text,  n, word, line, i) { n = split(text, word, " "); \
-	    line = word[1]; for (i = 2; i <= n; i++) \
-	      if (length(line) + 1 + length(word[i]) > 78) { \
-	        printf "  %-19s %s\n", name, line; name = ""; line = word[i] \
-	      } else line = line " " word[i]; \
-	    printf "  %-19s %s\n", name, line } \
-	  /^# / {doc = doc (doc == "" ? "" : " ") substr($$0, 3); next} \
-	  /^[A-Z_]+ \?=/ {show($$1, doc)} {doc = ""}' $(MAKEFILE_LIST)
+# The main path, in workflow order.
 
 # The tools environment: made once, made again when requirements-tools.txt or the Python of
 # .python-version changes (pip-compile runs in it, so the locks are for its Python). pip installs
@@ -116,15 +102,6 @@ $(TOOLS_VENV)/.installed: requirements-tools.txt .python-version
 
 .PHONY: tools  ## make the tools environment (.tools) from requirements-tools.txt
 tools: $(TOOLS_VENV)/.installed
-
-# Phony targets, not file rules: a fresh clone's file times must never trigger a re-pin.
-.PHONY: tools-lock  ## re-pin the template's own tools after editing requirements-tools.in
-tools-lock: | $(TOOLS_VENV)/.installed
-	$(RUN) tools-lock
-
-.PHONY: tools-upgrade  ## re-pin the tools to the newest versions requirements-tools.in allows
-tools-upgrade: | $(TOOLS_VENV)/.installed
-	$(RUN) tools-lock --upgrade
 
 # The links page, made when missing; `make links` refreshes it from the releases API.
 $(LINKS): | $(TOOLS_VENV)/.installed
@@ -151,13 +128,6 @@ wheels: | $(TOOLS_VENV)/.installed
 requirements.txt: requirements.in requirements-model.in settings.mk | $(TOOLS_VENV)/.installed
 	$(RUN) compile
 
-# `make lock` remakes the locks whatever the file times: after a hand edit that make refused,
-# it keeps their pins and nothing else of them.
-.PHONY: lock  ## remake requirements.txt and requirements-dev.txt now (keeping their pins)
-lock: | $(LINKS) $(TOOLS_VENV)/.installed
-	$(RUN) compile
-	$(if $(wildcard requirements-dev.in),$(RUN) compile --dev)
-
 # The test tools' lock, layered on requirements.txt (requirements-dev.in starts with
 # `-c requirements.txt`, so a package in both has one version); `make test` adds it. When an
 # edit changed no pin the two share, the compile of requirements.txt finds it up to date and
@@ -173,7 +143,7 @@ requirements-dev.txt: requirements-dev.in requirements.txt settings.mk | $(TOOLS
 # imports.
 $(VENV)/.synced: requirements.txt | $(TOOLS_VENV)/.installed
 	$(call venv,$(VENV),$(NEW_VENV))
-	$(SYNC) requirements.txt
+	$(INSTALL) requirements.txt
 	$(VENV)/bin/python -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_path("purelib"),\
 	  "_project_src.pth").write_text(str(pathlib.Path("src").resolve()) + "\n")'
 	touch $@
@@ -189,7 +159,7 @@ sync: | $(TOOLS_VENV)/.installed
 
 # requirements.txt plus the test tools; `make install` takes them out again when it syncs.
 $(VENV)/.synced-dev: $(VENV)/.synced requirements-dev.txt
-	$(SYNC) requirements.txt requirements-dev.txt
+	$(INSTALL) requirements.txt requirements-dev.txt
 	touch $@
 
 .PHONY: test  ## run your tests (tests/) in .venv, with the tools of requirements-dev.txt
@@ -199,12 +169,6 @@ test: $(VENV)/.synced-dev
 .PHONY: verify  ## check the locks: pins, hashes, sources, secrets, release files, freshness
 verify: | $(LINKS) $(TOOLS_VENV)/.installed
 	$(RUN) verify
-
-.PHONY: check-requirements  ## only check that the locks are what the .in files compile to
-check-requirements: | $(TOOLS_VENV)/.installed
-	@if [ -f requirements.txt ]; then $(MAKE) --no-print-directory $(LINKS) && \
-	  $(RUN) compile --check; \
-	else echo "requirements.txt not made yet: nothing to check"; fi
 
 # Every pin of the locks against OSV's advisories, through pip-audit (names and versions alone are
 # sent); the release packages are listed as not audited. A finding fails it unless
@@ -219,16 +183,15 @@ audit: | $(TOOLS_VENV)/.installed
 sbom: | $(TOOLS_VENV)/.installed
 	$(RUN) sbom
 
+# `compile --upgrade` keeps the lock it replaces (build/requirements-before.txt), which `report`
+# compares the new one with.
 .PHONY: upgrade  ## refresh links, re-pin to the newest allowed versions, sync, report, test
 upgrade: | $(TOOLS_VENV)/.installed
-	mkdir -p build
-	if [ -f requirements.txt ]; then cp requirements.txt build/requirements-before.txt; \
-	  else rm -f build/requirements-before.txt; fi
 	$(RUN) links
 	$(RUN) compile --upgrade
 	$(RUN) compile --dev --upgrade
 	$(MAKE) --no-print-directory install
-	$(RUN) report build/requirements-before.txt requirements.txt
+	$(RUN) report
 	if [ -f requirements-deploy.txt ] || [ -f pylock.toml ]; then \
 	  $(MAKE) --no-print-directory export; fi
 	$(MAKE) --no-print-directory test
@@ -239,6 +202,30 @@ upgrade: | $(TOOLS_VENV)/.installed
 .PHONY: export  ## write requirements-deploy.txt and pylock.toml, the locks plain pip installs
 export: requirements.txt | $(TOOLS_VENV)/.installed
 	$(RUN) export
+
+# Maintenance: remaking the locks on demand, the template's own tools, publishing, tidying.
+
+# `make lock` remakes the locks whatever the file times: after a hand edit that make refused,
+# it keeps their pins and nothing else of them.
+.PHONY: lock  ## remake requirements.txt and requirements-dev.txt now (keeping their pins)
+lock: | $(LINKS) $(TOOLS_VENV)/.installed
+	$(RUN) compile
+	$(if $(wildcard requirements-dev.in),$(RUN) compile --dev)
+
+.PHONY: check-requirements  ## only check that the locks are what the .in files compile to
+check-requirements: | $(TOOLS_VENV)/.installed
+	@if [ -f requirements.txt ]; then $(MAKE) --no-print-directory $(LINKS) && \
+	  $(RUN) compile --check; \
+	else echo "requirements.txt not made yet: nothing to check"; fi
+
+# Phony targets, not file rules: a fresh clone's file times must never trigger a re-pin.
+.PHONY: tools-lock  ## re-pin the template's own tools after editing requirements-tools.in
+tools-lock: | $(TOOLS_VENV)/.installed
+	$(RUN) tools-lock
+
+.PHONY: tools-upgrade  ## re-pin the tools to the newest versions requirements-tools.in allows
+tools-upgrade: | $(TOOLS_VENV)/.installed
+	$(RUN) tools-lock --upgrade
 
 # A static index of the model release files, to publish once for a whole team (the workflow
 # .github/workflows/index.yml puts it on GitHub Pages); others set MODEL_INDEX_URL to its URL.
@@ -261,6 +248,23 @@ clean:
 .PHONY: distclean  ## clean, and remove both environments (.venv, .tools) to start afresh
 distclean: clean
 	rm -rf $(VENV) $(TOOLS_VENV)
+
+# How the two environments are made (the recipes above call these; read them last).
+# $(call venv,DIR,MAKER) makes the virtual environment DIR with MAKER unless it holds a working
+# Python of PYTHON_VERSION (with pip, which the sync needs; uv needs none): one left half-made by
+# an interrupted run, or by another Python, is made again. Only then is PYTHON asked for (it
+# stops with one line when PYTHON is missing or is not the Python of .python-version), so a run
+# that has its environment starts no other Python (a pyenv shim alone takes 0.15 s).
+venv = @$(1)/bin/python -c 'import sys$(if $(findstring uv,$(2)),,$(comma) pip); \
+  sys.exit("%d.%d" % sys.version_info[:2] != "$(PYTHON_VERSION)")' 2>/dev/null || { \
+  $(PYTHON) -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != "$(PYTHON_VERSION)")' \
+  2>/dev/null || { echo "error: PYTHON=$(PYTHON) is not Python $(PYTHON_VERSION), the version\
+ requirements.txt is locked for (.python-version): install Python $(PYTHON_VERSION), or run\
+ make with PYTHON=/path/to/python$(PYTHON_VERSION)" >&2; exit 1; } && \
+  echo "$(2) $(1)" && rm -rf $(1) && $(2) $(1); }
+comma := ,
+# What makes the project's environment: uv in a blink, or the standard library's venv.
+NEW_VENV := $(if $(filter uv,$(RESOLVER)),$(TOOLS)/uv venv --quiet --python $(PYTHON),$(PYTHON) -m venv)
 
 # The template's own self-tests (`make selftest`): only in the template, not in a copy.
 include $(wildcard selftests/selftests.mk)

@@ -22,5 +22,5 @@ Modules, each with one job; each imports only those above it:
 * choose: the release file each release package is compiled with, round by round
 * lock: compiling the locks (the release-package guard)
 * audit: the locks' pins against OSV's advisories (pip-audit), and the allow-list
-* install, wheels, deploy, pylock, publish, sbom, report: the other steps
+* install, wheels, deploy, pylock, publish, sbom, report, verify: the other steps
 """

@@ -21,7 +21,6 @@ from .errors import UserError, mask_url
 from .settings import (
     BEFORE_UPGRADE,
     DEV_LOCK,
-    INPUTS,
     LOCK,
     MANIFEST,
     PLATFORM_TARGETS,
@@ -69,6 +68,51 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
             "when made)",
         },
     ),
+    "dev": (("--dev",), {"action": "store_true", "help": "requirements-dev.txt instead"}),
+    "check": (
+        ("--check",),
+        {
+            "action": "store_true",
+            "help": "compile both locks into scratch files; fail if either differs",
+        },
+    ),
+    "python": (
+        ("--python",),
+        {"type": Path, "required": True, "help": "the environment's python"},
+    ),
+    "install-locks": (
+        ("locks",),
+        {"nargs": "+", "type": Path, "metavar": "LOCK", "help": "the locks to install"},
+    ),
+    "previous": (
+        ("--previous",),
+        {
+            "metavar": "PATH_OR_URL",
+            "help": "the last published index.json, whose hashes are kept (default: "
+            "build/index/index.json, else MODEL_INDEX_URL's)",
+        },
+    ),
+    "before": (
+        ("before",),
+        {
+            "type": Path,
+            "nargs": "?",
+            "default": BEFORE_UPGRADE,
+            "help": f"the old lock (default {BEFORE_UPGRADE}; missing: all added)",
+        },
+    ),
+    "after": (
+        ("after",),
+        {"type": Path, "nargs": "?", "default": LOCK, "help": f"the new lock (default {LOCK})"},
+    ),
+    "output": (
+        ("-o", "--output"),
+        {
+            "type": Path,
+            "default": UPGRADE_REPORT,
+            "help": f"where to save the report (default {UPGRADE_REPORT})",
+        },
+    ),
 }
 
 
@@ -91,7 +135,7 @@ def links(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def fetch_wheels(settings: Settings, args: argparse.Namespace) -> int:
+def wheels(settings: Settings, args: argparse.Namespace) -> int:
     """Download the URLs of requirements-model.in.raw; write requirements-model.in."""
     from . import wheels
 
@@ -99,7 +143,7 @@ def fetch_wheels(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def compile_lock(settings: Settings, args: argparse.Namespace) -> int:
+def compile_locks(settings: Settings, args: argparse.Namespace) -> int:
     """Make requirements.txt (or requirements-dev.txt) when its inputs changed."""
     from . import backend
 
@@ -112,7 +156,7 @@ def compile_lock(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def sync(settings: Settings, args: argparse.Namespace) -> int:
+def install(settings: Settings, args: argparse.Namespace) -> int:
     """Fetch the pinned release files, check the locks, and make the environment match them."""
     from . import backend
 
@@ -125,48 +169,21 @@ def sync(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def verify(settings: Settings, args: argparse.Namespace) -> int:
-    """Check the locks (pins, hashes, sources, secrets, release files) and their freshness."""
-    from . import checks, listing, lock
-    from .cache import ReleaseFiles
+    """Check the locks (pins, hashes, sources, secrets, release files), that they install on
+    every platform of PLATFORMS, and their freshness."""
+    from . import verify
 
-    locks = default_locks(args.locks)
-    assets = listing.listed(settings)
-    files = ReleaseFiles(settings, assets)
-    files.quiet = True
-    problems = []
-    for path in locks:
-        if path.is_file():
-            files.ensure_pinned(path)
-        problems += checks.lock_problems(path, assets, files.sums)
-    problems += checks.input_problems(INPUTS)
-    if problems:
-        raise UserError("\n".join(problems))
-    print(f"verify: {' and '.join(map(str, locks))} pinned, hashed and free of sources and secrets")
-    if settings.platforms:
-        from . import install, platforms
-
-        exact = [install.exact(path) for path in locks]
-        problems = platforms.install_problems(settings, exact, locks)
-        if problems:
-            raise UserError("\n".join(problems))
-        print(f"verify: they install on {', '.join(settings.platforms)} (every hash checked)")
-    from . import pylock
-
-    if problems := pylock.problems(settings):
-        raise UserError("\n".join(problems))
-    if pylock.PYLOCK.is_file():
-        print(f"verify: {pylock.PYLOCK} says what {LOCK} says on every platform")
-    return lock.check(settings)
+    return verify.run(settings, default_locks(args.locks))
 
 
-def audit_locks(settings: Settings, args: argparse.Namespace) -> int:
+def audit(settings: Settings, args: argparse.Namespace) -> int:
     """Check every pin of the locks against OSV's advisories (OSV_URL) with pip-audit."""
     from . import audit
 
     return audit.run(settings, default_locks(args.locks))
 
 
-def write_sbom(settings: Settings, args: argparse.Namespace) -> int:
+def sbom(settings: Settings, args: argparse.Namespace) -> int:
     """Write build/sbom.cdx.json: a CycloneDX bill of materials of requirements.txt."""
     from . import sbom
 
@@ -197,7 +214,7 @@ def index(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def upgrade_report(settings: Settings, args: argparse.Namespace) -> int:
+def report(settings: Settings, args: argparse.Namespace) -> int:
     """Write what changed between two locks, and its advisories (build/upgrade-report.md)."""
     from . import report
     from .assets import read_manifest
@@ -244,54 +261,22 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, handler: Handler, *options: str) -> argparse.ArgumentParser:
+    def command(name: str, handler: Handler, *options: str) -> None:
         sub = commands.add_parser(name, help=handler.__doc__, description=handler.__doc__)
         sub.set_defaults(handler=handler)
-        for name in options:
-            option(sub, name)
-        return sub
+        for option_name in options:
+            option(sub, option_name)
 
     command("links", links, "quiet")
-    command("wheels", fetch_wheels, "quiet")
-    compile_ = command("compile", compile_lock, "upgrade", "quiet")
-    compile_.add_argument("--dev", action="store_true", help="requirements-dev.txt instead")
-    compile_.add_argument(
-        "--check",
-        action="store_true",
-        help="compile both locks into scratch files; fail if either differs",
-    )
-    sync_ = command("install", sync)
-    sync_.add_argument("--python", type=Path, required=True, help="the environment's python")
-    sync_.add_argument("locks", nargs="+", type=Path, metavar="LOCK", help="the locks to install")
+    command("wheels", wheels, "quiet")
+    command("compile", compile_locks, "upgrade", "quiet", "dev", "check")
+    command("install", install, "python", "install-locks")
     command("verify", verify, "locks")
-    command("audit", audit_locks, "locks")
-    command("sbom", write_sbom)
+    command("audit", audit, "locks")
+    command("sbom", sbom)
     command("export", export)
-    index_ = command("index", index, "quiet")
-    index_.add_argument(
-        "--previous",
-        metavar="PATH_OR_URL",
-        help="the last published index.json, whose hashes are kept (default: "
-        "build/index/index.json, else MODEL_INDEX_URL's)",
-    )
-    report_ = command("report", upgrade_report, "quiet")
-    report_.add_argument(
-        "before",
-        type=Path,
-        nargs="?",
-        default=BEFORE_UPGRADE,
-        help=f"the old lock (default {BEFORE_UPGRADE}; missing: all added)",
-    )
-    report_.add_argument(
-        "after", type=Path, nargs="?", default=LOCK, help=f"the new lock (default {LOCK})"
-    )
-    report_.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        default=UPGRADE_REPORT,
-        help=f"where to save the report (default {UPGRADE_REPORT})",
-    )
+    command("index", index, "quiet", "previous")
+    command("report", report, "quiet", "before", "after", "output")
     command("tools-lock", tools_lock, "upgrade")
     command("tools-install", tools_install)
     return top

@@ -188,13 +188,14 @@ def lock_tools(upgrade: bool) -> None:
         raise UserError(f"pip-compile failed for {TOOLS_LOCK}: " + one_line(result.stderr))
 
 
-def sync(settings: Settings, python: Path, locks: Sequence[Path]) -> None:
-    """Make the environment of ``python`` match exactly ``locks``, every hash required."""
+def install(settings: Settings, python: Path, locks: Sequence[Path]) -> None:
+    """Make the environment of ``python`` match exactly ``locks`` (what pip-sync and `uv pip
+    sync` do), every hash required."""
     _need_uv(settings)
     if settings.resolver == "uv":
         command = [str(UV), "pip", "sync", "--quiet", "--no-config", "--require-hashes",
                    "--python", str(python), *map(str, locks)]  # fmt: skip
-        _run_sync(command, settings)
+        _run_install(command, settings)
         return
     # pip-sync's work, done with pip itself: pip-sync hands every source it finds (the user's
     # pip configuration, PIP_FIND_LINKS), credentials included, to the pip it starts on its
@@ -212,10 +213,10 @@ def sync(settings: Settings, python: Path, locks: Sequence[Path]) -> None:
     extra = sorted(set(listing.stdout.split()) - names - KEEP)
     pip = [str(python), "-m", "pip"]
     if extra:
-        _run_sync([*pip, "uninstall", "--yes", "--quiet", *extra], settings)
+        _run_install([*pip, "uninstall", "--yes", "--quiet", *extra], settings)
     requirements = [arg for lock in locks for arg in ("-r", str(lock))]
-    install = [*pip, "install", "--quiet", "--require-hashes", "--no-deps", *requirements]
-    _run_sync(install, settings)
+    command = [*pip, "install", "--quiet", "--require-hashes", "--no-deps", *requirements]
+    _run_install(command, settings)
 
 
 # The canonical names of the distributions an environment has (a .pth file is none).
@@ -229,7 +230,7 @@ INSTALLED = (
 KEEP = {"pip", "setuptools", "wheel", "distribute", "pkg-resources", "pip-tools", "pip-review"}
 
 
-def _run_sync(command: list[str], settings: Settings) -> None:
+def _run_install(command: list[str], settings: Settings) -> None:
     """Run one step of a sync with the sources in its environment; one line if it fails."""
     result = subprocess.run(
         command, env=environment(settings), capture_output=True, text=True, check=False

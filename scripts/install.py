@@ -51,7 +51,7 @@ def install(settings: Settings, python: Path, locks: Sequence[Path]) -> None:
     WHEELS.mkdir(parents=True, exist_ok=True)
     if settings.resolver == "uv":
         locks = [exact(lock) for lock in locks]
-    backend.sync(settings, python, locks)
+    backend.install(settings, python, locks)
 
 
 def exact(lock: Path) -> Path:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -58,6 +59,7 @@ from .requirements import (
     wanted,
 )
 from .settings import (
+    BEFORE_UPGRADE,
     CONSTRAINTS,
     DEV_LOCK,
     DEV_SOURCES,
@@ -112,6 +114,12 @@ def make(settings: Settings, dev: bool, upgrade: bool, quiet: bool = False) -> N
         target.lock, target.sources, target.pre, settings.platforms, quiet
     ):
         return
+    if upgrade and not dev:  # what the upgrade report compares the new lock with
+        BEFORE_UPGRADE.parent.mkdir(exist_ok=True)
+        if LOCK.is_file():
+            shutil.copyfile(LOCK, BEFORE_UPGRADE)
+        else:
+            BEFORE_UPGRADE.unlink(missing_ok=True)
     atomic_write_text(target.lock, compiled(target))
     if not quiet:
         print(f"compile: wrote {target.lock}")
