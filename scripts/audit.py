@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 from packaging.utils import canonicalize_name
 
 from .errors import UserError
-from .requirements import read_lines, release_urls
+from .requirements import release_urls, requirement_lines
 from .settings import AUDIT_ALLOW, AUDIT_CACHE, Settings
 
 Pin = tuple[str, str]  # (canonical name, version)
@@ -99,11 +99,7 @@ def collect(locks: Sequence[Path]) -> tuple[list[Pin], list[tuple[Pin, str]]]:
     for lock in locks:
         if not lock.is_file():
             raise UserError(f"{lock} is missing: run `make {lock}` first")
-        for line in read_lines(lock):
-            if line.is_option:
-                continue
-            req = line.requirement(lock)
-            pin = line.pin()
+        for _, req, pin in requirement_lines(lock):
             if pin is None:
                 version = str(req.specifier) or "(no version)"
                 skipped[(canonicalize_name(req.name), version)] = "not pinned with =="

@@ -62,7 +62,7 @@ class GitHubAPI:
         self.token_variable = token_variable
         self.cache = cache
         # No ~/.netrc: its entry for the API host would replace the token, and a `default`
-        # entry meant for a package index would go to GitHub (notes row 7).
+        # entry meant for a package index would go to GitHub (requests' netrc handling).
         self.session = net.session(netrc=False)
         self.session.headers.update(API_HEADERS)
         if token:
@@ -96,7 +96,7 @@ class GitHubAPI:
         if missing_ok and (answer.status == 404 or _past_the_cap(answer)):
             return None, {}
         if answer.status != 200:
-            raise UserError(self._explain(answer, url, repo))
+            raise UserError(failure(self, answer, url, repo))
         try:
             body = answer.json()
         except ValueError:
@@ -111,7 +111,7 @@ class GitHubAPI:
     def _send(self, url: str, headers: dict[str, str]) -> net.Answer:
         """GET ``url``. The first secondary rate limit of a run that asks for at most MAX_WAIT
         seconds is waited out, saying so in one line, and the request sent once more; any
-        other is answered as it is (``_explain`` says when to try again)."""
+        other is answered as it is (``failure`` says when to try again)."""
         while True:
             try:
                 answer = net.get(self.session, url, headers)
@@ -133,46 +133,47 @@ class GitHubAPI:
             )
             time.sleep(wait)
 
-    def _explain(self, answer: net.Answer, url: str, repo: str) -> str:
-        """One message saying what went wrong at ``url`` and how to fix it."""
-        status, where = answer.status, mask_url(url)
-        if status == 401 and self.token_set:
-            return (
-                f"GitHub rejected the token in {self.token_variable} (401 at {where}): it is "
-                f"wrong, expired or revoked; set a valid one, or unset {self.token_variable} for "
-                "public repositories"
+
+def failure(api: GitHubAPI, answer: net.Answer, url: str, repo: str) -> str:
+    """One message saying what went wrong at ``url`` (asked by ``api``) and how to fix it."""
+    status, where = answer.status, mask_url(url)
+    if status == 401 and api.token_set:
+        return (
+            f"GitHub rejected the token in {api.token_variable} (401 at {where}): it is "
+            f"wrong, expired or revoked; set a valid one, or unset {api.token_variable} for "
+            "public repositories"
+        )
+    if status == 401:
+        return f"GitHub asks for authentication (401 at {where}): set {api.token_variable}"
+    if status in (403, 429) and answer.headers.get("X-RateLimit-Remaining") == "0":
+        return (
+            f"GitHub API rate limit exhausted ({status} at {where}); it resets at "
+            f"{_utc(answer.headers.get('X-RateLimit-Reset'))}. "
+            + (
+                "Wait until then."
+                if api.token_set
+                else f"Set {api.token_variable} for a higher limit."
             )
-        if status == 401:
-            return f"GitHub asks for authentication (401 at {where}): set {self.token_variable}"
-        if status in (403, 429) and answer.headers.get("X-RateLimit-Remaining") == "0":
-            return (
-                f"GitHub API rate limit exhausted ({status} at {where}); it resets at "
-                f"{_utc(answer.headers.get('X-RateLimit-Reset'))}. "
-                + (
-                    "Wait until then."
-                    if self.token_set
-                    else f"Set {self.token_variable} for a higher limit."
-                )
-            )
-        wait = _retry_after(answer)
-        if status in (403, 429) and wait is not None:
-            again = ", a second time in this run" if self.waited else ""
-            return (
-                f"GitHub's secondary rate limit ({status} at {where}) asks to wait {wait:g} s"
-                f"{again}: try again after {_utc(str(int(time.time() + wait + 1)))} (a run "
-                f"waits once, at most {MAX_WAIT:g} s)"
-            )
-        if status == 404:
-            return (
-                f"repository {repo} not found ({where}): check MODEL_REPOS; if it is private, "
-                f"set {self.token_variable} to a token that can read it"
-            )
-        if status >= 500:
-            return (
-                f"GitHub answered {status} {answer.reason} at {where}, even after retries: "
-                "it may be down (see https://www.githubstatus.com); try again later"
-            )
-        return f"GitHub answered {status} {answer.reason} at {where}: {_api_message(answer)}"
+        )
+    wait = _retry_after(answer)
+    if status in (403, 429) and wait is not None:
+        again = ", a second time in this run" if api.waited else ""
+        return (
+            f"GitHub's secondary rate limit ({status} at {where}) asks to wait {wait:g} s"
+            f"{again}: try again after {_utc(str(int(time.time() + wait + 1)))} (a run "
+            f"waits once, at most {MAX_WAIT:g} s)"
+        )
+    if status == 404:
+        return (
+            f"repository {repo} not found ({where}): check MODEL_REPOS; if it is private, "
+            f"set {api.token_variable} to a token that can read it"
+        )
+    if status >= 500:
+        return (
+            f"GitHub answered {status} {answer.reason} at {where}, even after retries: "
+            "it may be down (see https://www.githubstatus.com); try again later"
+        )
+    return f"GitHub answered {status} {answer.reason} at {where}: {_api_message(answer)}"
 
 
 def _past_the_cap(answer: net.Answer) -> bool:

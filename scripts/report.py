@@ -20,36 +20,30 @@ import datetime
 from collections.abc import Sequence
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from . import audit
 from .assets import Asset
 from .errors import UserError
 from .files import atomic_write_text
-from .requirements import read_lines
+from .requirements import requirement_lines
 
 ORDER = {"added": 0, "removed": 1, "upgraded": 2, "downgraded": 3, "changed": 4}
 
 Pins = dict[tuple[str, str], str]  # (normalised name, marker) -> version
 
 
-def read_pins(path: Path) -> Pins:
-    """The ``name==version`` lines of a requirements file; an absent file has none."""
-    if not path.is_file():
-        return {}
+def pins_by_marker(path: Path) -> Pins:
+    """{(name, marker): version} of the ``name==version`` lines of a lock; an absent file has
+    none."""
     pins: Pins = {}
-    for line in read_lines(path):
-        if line.is_option:
-            continue
-        req = line.requirement(path)
-        pin = line.pin()
+    for line, req, pin in requirement_lines(path) if path.is_file() else []:
         if pin is None:
             raise UserError(
                 f"{path}:{line.number}: {line.text!r} is not pinned with ==; "
                 "compare files written by `make requirements.txt`"
             )
-        pins[(canonicalize_name(req.name), str(req.marker or ""))] = pin[1]
+        pins[(pin[0], str(req.marker or ""))] = pin[1]
     return pins
 
 
@@ -143,7 +137,7 @@ def write(
     given."""
     if not after.is_file():
         raise UserError(f"{after} is missing: run `make requirements.txt`")
-    text = report(read_pins(before), read_pins(after), release_packages(assets))
+    text = report(pins_by_marker(before), pins_by_marker(after), release_packages(assets))
     text += security(before, after, osv_url)
     if output:
         atomic_write_text(output, text)

@@ -111,6 +111,16 @@ def pinned(lines: Sequence[Line]) -> list[tuple[Line, str, str]]:
     return found
 
 
+def requirement_lines(path: Path) -> list[tuple[Line, Requirement, tuple[str, str] | None]]:
+    """(line, requirement, its pin or None when not pinned with ``==``) of each requirement
+    line of ``path``, options aside; raises UserError naming the line of a garbled one."""
+    return [
+        (line, line.requirement(path), line.pin())
+        for line in read_lines(path)
+        if not line.is_option
+    ]
+
+
 def read_pins(path: Path) -> dict[str, str]:
     """{canonical name: version} of the ``name==version`` lines of a requirements file."""
     return {name: version for _, name, version in pinned(read_lines(path))}
