@@ -254,7 +254,7 @@ distclean: clean
 # Python of PYTHON_VERSION (with pip, which the sync needs; uv needs none): one left half-made by
 # an interrupted run, or by another Python, is made again. Only then is PYTHON asked for (it
 # stops with one line when PYTHON is missing or is not the Python of .python-version), so a run
-# that has its environment starts no other Python (a pyenv shim alone takes 0.15 s).
+# that has its environment starts no other Python (a pyenv shim is slow to start).
 venv = @$(1)/bin/python -c 'import sys$(if $(findstring uv,$(2)),,$(comma) pip); \
   sys.exit("%d.%d" % sys.version_info[:2] != "$(PYTHON_VERSION)")' 2>/dev/null || { \
   $(PYTHON) -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != "$(PYTHON_VERSION)")' \

@@ -42,10 +42,10 @@ Pin = tuple[str, str]  # (canonical name, version)
 ENTRY_KEYS = ("id", "package", "expires", "reason")
 # What pip-audit is run with: OSV, the pins trusted as given, JSON with each advisory's aliases.
 PIP_AUDIT = [
-    sys.executable, "-m", "pip_audit", "--vulnerability-service", "osv", "--disable-pip",
-    "--no-deps", "--format", "json", "--aliases", "on", "--desc", "off",
-    "--progress-spinner", "off", "--timeout", "30", "--cache-dir", str(AUDIT_CACHE),
-]  # fmt: skip
+    *(sys.executable, "-m", "pip_audit", "--vulnerability-service", "osv", "--disable-pip"),
+    *("--no-deps", "--format", "json", "--aliases", "on", "--desc", "off"),
+    *("--progress-spinner", "off", "--timeout", "30", "--cache-dir", str(AUDIT_CACHE)),
+]
 
 
 @dataclass(frozen=True)
@@ -139,8 +139,11 @@ def query(pins: Sequence[Pin], osv_url: str) -> tuple[list[Finding], list[tuple[
             pinned.write_text("".join(f"{name}=={version}\n" for name, version in run))
             result = subprocess.run(
                 [*PIP_AUDIT, "--requirement", str(pinned), "--output", str(report)],
-                env=environment(osv_url), capture_output=True, text=True, check=False,
-            )  # fmt: skip
+                env=environment(osv_url),
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             answer = _read_report(report) if result.returncode in (0, 1) else None
             if answer is None:
                 raise UserError(

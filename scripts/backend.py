@@ -28,18 +28,18 @@ from .settings import FILES_PAGE, LINKS_PAGE, TOOLS_IN, TOOLS_LOCK, WHEELS, Sett
 # hashes are added afterwards from what the sources say (hashes.py), or by pip-compile itself
 # (--generate-hashes) where a source says nothing of a file.
 PIP_COMPILE = [
-    sys.executable, "-m", "piptools", "compile", "--quiet", "--no-config",
-    "--allow-unsafe", "--strip-extras",
-    "--no-emit-index-url", "--no-emit-find-links", "--no-emit-trusted-host",
-]  # fmt: skip
+    *(sys.executable, "-m", "piptools", "compile", "--quiet", "--no-config"),
+    *("--allow-unsafe", "--strip-extras"),
+    *("--no-emit-index-url", "--no-emit-find-links", "--no-emit-trusted-host"),
+]
 # uv's: the same lock, for the Python running this (the tools' Python, as pip-compile's), with
 # its --only-binary lines as pip-compile writes them. uv writes neither index URLs nor
 # find-links, strips extras and keeps pip and setuptools.
 UV = Path(sys.executable).parent / "uv"
 UV_COMPILE = [
-    str(UV), "pip", "compile", "--quiet", "--no-config", "--generate-hashes",
-    "--emit-build-options", "--python", sys.executable,
-]  # fmt: skip
+    *(str(UV), "pip", "compile", "--quiet", "--no-config", "--generate-hashes"),
+    *("--emit-build-options", "--python", sys.executable),
+]
 # What uv is told so that it resolves as pip does: every index weighed (not the first that has
 # a name), no Python downloaded from GitHub.
 UV_AS_PIP = {"UV_INDEX_STRATEGY": "unsafe-best-match", "UV_PYTHON_DOWNLOADS": "never"}
@@ -68,13 +68,16 @@ def environment(settings: Settings, page: Path | None = None, **extra: str) -> d
 
 @functools.cache
 def read_pip_config() -> subprocess.Popen[str]:
-    """Start ``pip config list`` (0.15 s, most of it pip's imports), so that it runs while this
+    """Start ``pip config list`` (slow to start: pip's imports), so that it runs while this
     process does other work, such as importing what it needs; ``pip_config`` takes the answer.
     A run that ends without asking for it stops it."""
     process = subprocess.Popen(
         [sys.executable, "-m", "pip", "config", "list"],
-        env=_without_tokens(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
+        env=_without_tokens(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     atexit.register(process.kill)
     return process
 
@@ -166,11 +169,15 @@ def install_tools() -> None:
     if not UV.is_file():
         raise UserError(f"{UV} is missing: install it first (its line of {TOOLS_LOCK})")
     result = subprocess.run(
-        [str(UV), "pip", "install", "--quiet", "--no-config", "--require-hashes", "--no-deps",
-         "--compile-bytecode", "--python", sys.executable, "-r", str(TOOLS_LOCK)],
+        [
+            *(str(UV), "pip", "install", "--quiet", "--no-config", "--require-hashes"),
+            *("--no-deps", "--compile-bytecode", "--python", sys.executable, "-r", str(TOOLS_LOCK)),
+        ],
         env={**_without_tokens(), **uv_sources([], resolving=False)},
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode != 0:
         raise UserError(explain_sync(result.stdout + result.stderr) + f" ({TOOLS_LOCK})")
 
@@ -181,9 +188,12 @@ def lock_tools(upgrade: bool) -> None:
     command = [*PIP_COMPILE, "--generate-hashes", "--output-file", str(TOOLS_LOCK), str(TOOLS_IN)]
     command += ["--upgrade"] if upgrade else []
     result = subprocess.run(
-        command, env={**_without_tokens(), "CUSTOM_COMPILE_COMMAND": "make tools-lock"},
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        command,
+        env={**_without_tokens(), "CUSTOM_COMPILE_COMMAND": "make tools-lock"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode != 0:
         raise UserError(f"pip-compile failed for {TOOLS_LOCK}: " + one_line(result.stderr))
 
@@ -193,8 +203,8 @@ def install(settings: Settings, python: Path, locks: Sequence[Path]) -> None:
     sync` do), every hash required."""
     _need_uv(settings)
     if settings.resolver == "uv":
-        command = [str(UV), "pip", "sync", "--quiet", "--no-config", "--require-hashes",
-                   "--python", str(python), *map(str, locks)]  # fmt: skip
+        command = [str(UV), "pip", "sync", "--quiet", "--no-config", "--require-hashes"]
+        command += ["--python", str(python), *map(str, locks)]
         _run_install(command, settings)
         return
     # pip-sync's work, done with pip itself: pip-sync hands every source it finds (the user's
@@ -283,10 +293,8 @@ def one_line(output: str) -> str:
 
 def origin(settings: Settings, name: str, version: str) -> str:
     """Where pip finds ``name==version`` (masked URL), asking pip for a report; wheels only."""
-    command = [
-        sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--no-deps",
-        "--ignore-installed", "--only-binary=:all:", "--report", "-", f"{name}=={version}",
-    ]  # fmt: skip
+    command = [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--no-deps"]
+    command += ["--ignore-installed", "--only-binary=:all:", "--report", "-", f"{name}=={version}"]
     env = {**_without_tokens(), "PIP_FIND_LINKS": " ".join(find_links(settings, LINKS_PAGE))}
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     return report_url(result.stdout)

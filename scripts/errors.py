@@ -13,7 +13,8 @@ from pathlib import Path
 # user:password@ (or token@) in any URL inside a string.
 _CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
 # The query of any URL inside a string: a signed URL's is a credential (sig, jwt,
-# X-Amz-Signature: notes row 21). Punctuation that ends a sentence after it is kept.
+# X-Amz-Signature: the signed URLs GitHub's downloads redirect to). Punctuation that ends a
+# sentence after it is kept.
 _QUERY = re.compile(
     r"(?P<url>[a-zA-Z][a-zA-Z0-9+.-]*://[^\s?#]*)\?[^\s#]*?(?P<end>[)\]}>'\",;:.!]*(?:[\s#]|$))"
 )

@@ -1,12 +1,13 @@
 """The GitHub client: the releases of a repository, read through the REST API.
 
-Every answer is cached with its ETag under build/cache/github/, so a repeat run only asks
-"changed?" (If-None-Match), which costs no rate limit when nothing changed. GitHub lists only a
-repository's newest 1,000 releases and answers 422 past them (notes row 1): older releases are
-looked up by tag when a requirement names them. A token is sent in the Authorization header to
-its own API and nowhere else: it is never printed, logged, put in a URL or written to a file.
-Each behaviour cited as "notes row N" is described, with its source, in the README's
-"What it needs from GitHub" and the stand-in (selftests/standin.py).
+Every answer is cached with its ETag under build/cache/github/, so a repeat run only asks "changed?"
+(If-None-Match), which costs no rate limit when nothing changed. GitHub lists only a repository's
+newest 1,000 releases and answers 422 past them (GitHub's REST docs, "List releases"): older
+releases are looked up by tag when a requirement names them. A token is sent in the Authorization
+header to its own API and nowhere else: it is never printed, logged, put in a URL or written to a
+file. Each behaviour relied on is GitHub's documented one (its REST docs and rate-limit guide) or
+one seen in public recordings of real traffic (PyGithub's tests/ReplayData), as the template's
+stand-in of GitHub (selftests/standin.py) cites them.
 """
 
 from __future__ import annotations
@@ -177,14 +178,15 @@ def failure(api: GitHubAPI, answer: net.Answer, url: str, repo: str) -> str:
 
 
 def _past_the_cap(answer: net.Answer) -> bool:
-    """GitHub's answer for a listing page past the first 1,000 results (notes row 1)."""
+    """GitHub's answer for a listing page past the first 1,000 results (GitHub's REST docs)."""
     return answer.status == 422 and "Only the first" in _api_message(answer)
 
 
 def _retry_after(answer: net.Answer) -> float | None:
     """Seconds a secondary rate limit asks to wait, else None: a 403 or 429 with Retry-After
     (seconds, or an HTTP date), or one whose message says so without it, which asks for "at
-    least a minute" (notes rows 12 and 19)."""
+    least a minute" (GitHub's rate-limit guide; PyGithub's recorded traffic has a 403 with
+    `Retry-After: 60`)."""
     if answer.status not in (403, 429):
         return None
     if answer.headers.get("X-RateLimit-Remaining") == "0":
@@ -226,7 +228,7 @@ def fetch_releases(api: GitHubAPI, repo: str) -> tuple[list[dict[str, Any]], boo
     """Every release of ``repo`` the listing gives, newest first, and whether it was capped.
 
     The pages follow the Link headers to the last one. GitHub gives only the first 1,000
-    results and answers 422 past them (notes row 1): the listing then stops there, capped.
+    results and answers 422 past them: the listing then stops there, capped.
     """
     body, links = api.get(f"{api.api_url}/repos/{repo}/releases?per_page={PER_PAGE}", repo)
     pages, capped = [body], False

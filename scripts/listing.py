@@ -130,8 +130,18 @@ def index_assets(index_url: str, pre: bool) -> list[Asset]:
         if prerelease and not pre:
             continue
         size = item["size"] if isinstance(item.get("size"), int) else 0
-        assets.append(Asset(
-            *parsed, name, link, sha256, str(item.get("repo", "")), str(item.get("tag", "")),
-            prerelease, "", size, str(item.get("api_url", "")),
-        ))  # fmt: skip
+        assets.append(
+            Asset(
+                *parsed,
+                name,
+                link,
+                sha256,
+                str(item.get("repo", "")),
+                str(item.get("tag", "")),
+                prerelease,
+                "",
+                size,
+                str(item.get("api_url", "")),
+            )
+        )
     return assets

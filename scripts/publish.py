@@ -104,9 +104,17 @@ def describe(
         path = Path(scratch) / asset.filename
         digest = files.download_to(asset, path)  # with the token, if private
         entry = IndexFile(
-            asset.project, asset.version, asset.filename, asset.url, digest,
-            requires_python(path), asset.size, asset.repo, asset.tag, asset.api_url,
-        )  # fmt: skip
+            asset.project,
+            asset.version,
+            asset.filename,
+            asset.url,
+            digest,
+            requires_python(path),
+            asset.size,
+            asset.repo,
+            asset.tag,
+            asset.api_url,
+        )
     return entry, True
 
 
@@ -126,13 +134,15 @@ def write_site(files: list[IndexFile], output: Path) -> None:
             f"<title>{html.escape(title)}</title>\n</head>\n<body>\n{body}</body>\n</html>\n"
         )
 
-    atomic_write_text(output / "index.html", page("Model release files", "".join(
-        anchor(entry) for entry in files
-    )))  # fmt: skip
+    atomic_write_text(
+        output / "index.html",
+        page("Model release files", "".join(anchor(entry) for entry in files)),
+    )
     projects = sorted({entry.project for entry in files})
-    atomic_write_text(output / "simple/index.html", page("Simple index", "".join(
-        f'<a href="{p}/">{p}</a><br>\n' for p in projects
-    )))  # fmt: skip
+    atomic_write_text(
+        output / "simple/index.html",
+        page("Simple index", "".join(f'<a href="{p}/">{p}</a><br>\n' for p in projects)),
+    )
     for project in projects:
         body = "".join(anchor(entry) for entry in files if entry.project == project)
         atomic_write_text(output / "simple" / project / "index.html", page(project, body))
