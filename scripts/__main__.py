@@ -139,7 +139,7 @@ def wheels(settings: Settings, args: argparse.Namespace) -> int:
     """Download the URLs of requirements-model.in.raw; write requirements-model.in."""
     from . import wheels
 
-    wheels.make(args.quiet)
+    wheels.fetch(args.quiet)
     return 0
 
 
@@ -151,8 +151,8 @@ def compile_locks(settings: Settings, args: argparse.Namespace) -> int:
     from . import lock
 
     if args.check:
-        return lock.check(settings)
-    lock.make(settings, args.dev, args.upgrade, args.quiet)
+        return lock.check_fresh(settings)
+    lock.compile_lock(settings, args.dev, args.upgrade, args.quiet)
     return 0
 
 

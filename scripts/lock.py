@@ -8,7 +8,7 @@ one constrained to no version, all binary-only, so a look-alike on an index is n
 let alone built; the lock gets exactly the release files' hashes and records their URLs. The
 result passes the offline checks before it replaces the lock; on any failure the old file stays.
 
-One compile, read top to bottom (``make`` is what `python -m scripts compile` runs):
+One compile, read top to bottom (``compile_lock`` is what `python -m scripts compile` runs):
 
 1. ``Target``: the lock, its sources and the settings, decided once.
 2. ``resolve_rounds`` (requirements.txt) or ``resolve_dev`` (requirements-dev.txt): the
@@ -17,7 +17,7 @@ One compile, read top to bottom (``make`` is what `python -m scripts compile` ru
    round that fails is explained (explain.py) and returns the next round's plan.
 3. ``with_release_hashes``: each release package its release files' hashes and URLs.
 4. ``record_inputs`` seals the text; the offline checks read it (checks.py).
-5. ``make`` writes it, once, over the lock; ``check`` compares it with the lock instead.
+5. ``compile_lock`` writes it, once, over the lock; ``check_fresh`` compares it instead.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ class Target:
         return f"make {self.lock}"
 
 
-def make(settings: Settings, dev: bool, upgrade: bool, quiet: bool = False) -> None:
+def compile_lock(settings: Settings, dev: bool, upgrade: bool, quiet: bool = False) -> None:
     """Make requirements.txt (or requirements-dev.txt with ``dev``), unless it is up to date
     with its inputs: compiled, checked, then renamed into place whole."""
     if not REQUIREMENTS_IN.is_file():
@@ -337,7 +337,7 @@ def pins_of(text: str) -> list[tuple[str, str, str, tuple[str, ...]]]:
     )
 
 
-def check(settings: Settings) -> int:
+def check_fresh(settings: Settings) -> int:
     """Exit status 0 when requirements.txt (and requirements-dev.txt, if made) say what their
     .in files compile to now: the same pins and hashes (headers and notes aside)."""
     if not LOCK.is_file():

@@ -4,7 +4,7 @@
    fetching the pinned release files that are missing; the inputs' sources and secrets.
 2. Every platform of PLATFORMS: a real install of both locks into an empty folder (platforms.py).
 3. pylock.toml, when written: the same pins as requirements.txt on every platform (pylock.py).
-4. Freshness: the locks are what their .in files compile to now (lock.check).
+4. Freshness: the locks are what their .in files compile to now (lock.check_fresh).
 
 Each stage prints one line when it passes; the first that fails ends the run with its problems.
 """
@@ -43,4 +43,4 @@ def run(settings: Settings, locks: Sequence[Path]) -> int:
         raise UserError("\n".join(problems))
     if pylock.PYLOCK.is_file():
         print(f"verify: {pylock.PYLOCK} says what {LOCK} says on every platform")
-    return lock.check(settings)
+    return lock.check_fresh(settings)

@@ -126,7 +126,7 @@ def fetch_all(wheels: list[WheelURL], quiet: bool) -> None:
         raise
 
 
-def make(quiet: bool = False) -> None:
+def fetch(quiet: bool = False) -> None:
     """Fetch the .raw file's wheels and write requirements-model.in (only when it changes)."""
     wheels = read_raw()
     fetch_all(wheels, quiet)
