@@ -99,6 +99,11 @@ class Target:
         return None if self.dev else self.settings.pre
 
     @property
+    def packages(self) -> tuple[str, ...]:
+        """What an upgrade re-pins (PACKAGES; none: everything); none without an upgrade."""
+        return tuple(self.settings.packages) if self.upgrade else ()
+
+    @property
     def made_by(self) -> str:
         """The command a lock's header says made it."""
         return f"make {self.lock}"
@@ -167,7 +172,7 @@ def resolve_rounds(target: Target, scratch: Path, index: Index, files: ReleaseFi
         names=frozenset(wanted([*SOURCES, LOCK]).keys() & index.keys()),
         specs=wanted(SOURCES),
         keep=kept_pins(target),
-        packages=tuple(target.settings.packages) if target.upgrade else (),
+        packages=target.packages,
         retry_conflict=not target.upgrade and LOCK.is_file(),
         pre=target.settings.pre,
     )
@@ -208,7 +213,7 @@ def resolve_dev(target: Target, scratch: Path, index: Index, files: ReleaseFiles
     }
     files.ensure(chosen.values())
     try:
-        return resolve(target, scratch, index, chosen), chosen
+        return resolve(target, scratch, index, chosen, target.packages), chosen
     except CompileFailed as failure:
         unpinned = sorted(({failure.missing} | failure.conflict) & (index.keys() - chosen))
         if unpinned:
@@ -320,11 +325,9 @@ def with_release_hashes(
 def kept_pins(target: Target) -> dict[str, str]:
     """The pins of requirements.txt a compile keeps while the ranges allow: all but those
     upgraded."""
-    if target.upgrade and not target.settings.packages:
+    if target.upgrade and not target.packages:
         return {}
-    moving = (
-        {canonicalize_name(name) for name in target.settings.packages} if target.upgrade else set()
-    )
+    moving = {canonicalize_name(name) for name in target.packages}
     return {n: v for n, v in read_pins(LOCK).items() if n not in moving}
 
 

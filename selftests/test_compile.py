@@ -16,8 +16,9 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from scripts import backend, checks, choose, explain, requirements
+from scripts import backend, checks, choose, explain, lock, requirements
 from scripts.assets import Asset, Index
+from scripts.cache import ReleaseFiles
 from scripts.settings import CONSTRAINTS, RELEASE_INPUT, SOURCES, Settings
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -241,3 +242,27 @@ def test_no_credential_is_on_the_compile_command_line(
     links = seen["env"]["UV_FIND_LINKS" if resolver == "uv" else "PIP_FIND_LINKS"]
     assert "s3cret" in links
     assert not any(name.startswith("GITHUB_TOKEN") for name in seen["env"])
+
+
+@pytest.mark.parametrize("dev", [False, True])
+def test_an_upgrade_of_named_packages_re_pins_only_those_in_either_lock(
+    dev: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the compile's inputs go to build/ there
+    (tmp_path / "build").mkdir()
+    commands: list[list[str]] = []
+
+    def run_compile(command: list[str], *_: object) -> str:
+        commands.append(command)
+        return ""
+
+    monkeypatch.setattr(backend, "run_compile", run_compile)
+    environ = {"PACKAGES": "pytest", "RESOLVER": "uv", "PLATFORMS": ""}
+    target = lock.Target(Settings.from_environ(environ), dev, upgrade=True)
+    scratch = tmp_path / "scratch.txt"
+    scratch.write_text("")
+    resolve = lock.resolve_dev if dev else lock.resolve_rounds
+    resolve(target, scratch, {}, ReleaseFiles(target.settings, []))
+
+    assert commands and "--upgrade" not in commands[0]
+    assert commands[0][commands[0].index("--upgrade-package") + 1] == "pytest"
