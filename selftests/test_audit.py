@@ -42,9 +42,14 @@ DEV_LOCK = (
     f"requests==2.31.0 \\\n{HASH}\n    # via -c requirements.txt\n"
 )
 INDEX_PINS = {
-    ("numpy", "1.26.4"), ("numpy", "2.1.0"), ("requests", "2.31.0"), ("spacy", "3.8.2"),
-    ("tomli", "2.0.1"), ("pywin32", "306"), ("pytest", "8.3.0"),
-}  # fmt: skip
+    ("numpy", "1.26.4"),
+    ("numpy", "2.1.0"),
+    ("requests", "2.31.0"),
+    ("spacy", "3.8.2"),
+    ("tomli", "2.0.1"),
+    ("pywin32", "306"),
+    ("pytest", "8.3.0"),
+}
 TODAY = datetime.date.today()
 
 

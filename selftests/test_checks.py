@@ -11,8 +11,16 @@ from scripts.checks import lock_problems
 from scripts.requirements import seal
 
 H1, H2 = "1" * 64, "2" * 64
-MODEL = Asset("en-core-web-sm", "3.8.0", "en_core_web_sm-3.8.0-py3-none-any.whl",
-              "https://example.org/m.whl", H1, "explosion/spacy-models", "t", False)  # fmt: skip
+MODEL = Asset(
+    "en-core-web-sm",
+    "3.8.0",
+    "en_core_web_sm-3.8.0-py3-none-any.whl",
+    "https://example.org/m.whl",
+    H1,
+    "explosion/spacy-models",
+    "t",
+    False,
+)
 
 
 def problems(tmp_path: Path, text: str, sealed: bool = True) -> list[str]:

@@ -27,8 +27,16 @@ SM = "en-core-web-sm"
 
 def release(version: str) -> Asset:
     name = f"en_core_web_sm-{version}-py3-none-any.whl"
-    return Asset(SM, version, name, f"https://example.org/{name}", None, "explosion/spacy-models",
-                 f"en_core_web_sm-{version}", False)  # fmt: skip
+    return Asset(
+        SM,
+        version,
+        name,
+        f"https://example.org/{name}",
+        None,
+        "explosion/spacy-models",
+        f"en_core_web_sm-{version}",
+        False,
+    )
 
 
 INDEX = {SM: {Version(v): [release(v)] for v in ("3.7.1", "3.8.0")}}

@@ -187,16 +187,25 @@ def test_a_plain_copy_works_as_it_is(tmp_path: Path) -> None:
 def test_copier_copies_the_answers_and_leaves_the_self_tests_out(tmp_path: Path) -> None:
     made = render_template(
         tmp_path / "made",
-        "--data", "model_repos=explosion/spacy-models acme/models",
-        "--data", "python_version=3.12",
-    )  # fmt: skip
+        "--data",
+        "model_repos=explosion/spacy-models acme/models",
+        "--data",
+        "python_version=3.12",
+    )
 
     assert (
         "MODEL_REPOS ?= explosion/spacy-models acme/models\n" in (made / "settings.mk").read_text()
     )
     assert (made / ".python-version").read_text() == "3.12\n"
-    for template_only in ("selftests", "benchmarks", ".ci", "tools", "copier.yml", "CHANGELOG.md",
-                          ".github/workflows/selftests.yml"):  # fmt: skip
+    for template_only in (
+        "selftests",
+        "benchmarks",
+        ".ci",
+        "tools",
+        "copier.yml",
+        "CHANGELOG.md",
+        ".github/workflows/selftests.yml",
+    ):
         assert not (made / template_only).exists(), template_only
     assert not list(made.rglob("*.jinja"))
     # Only .jinja files are rendered: the justfile and the workflows keep their {{ }}.
@@ -213,10 +222,18 @@ def test_copier_leaves_out_what_make_made_in_a_template_folder(tmp_path: Path) -
     or a checkout git refuses to read: another user's, "dubious ownership"): what `make` made
     there (environments, build/, caches) must not land in the project, nor stop the copy."""
     template = copy_template(tmp_path / "template")
-    products = [".tools/bin/python", ".venv/bin/python", "build/links.html", "build/index/x.html",
-                "scripts/__pycache__/files.cpython-311.pyc", ".pytest_cache/v/cache/lastfailed",
-                ".ruff_cache/CACHEDIR.TAG", ".mypy_cache/3.11/x.json", "tools/x.pyc",
-                ".run.lock"]  # fmt: skip
+    products = [
+        ".tools/bin/python",
+        ".venv/bin/python",
+        "build/links.html",
+        "build/index/x.html",
+        "scripts/__pycache__/files.cpython-311.pyc",
+        ".pytest_cache/v/cache/lastfailed",
+        ".ruff_cache/CACHEDIR.TAG",
+        ".mypy_cache/3.11/x.json",
+        "tools/x.pyc",
+        ".run.lock",
+    ]
     for name in products:
         (template / name).parent.mkdir(parents=True, exist_ok=True)
         (template / name).write_text("made by make\n")
@@ -241,10 +258,19 @@ def test_copier_update_brings_a_later_template_version(tmp_path: Path) -> None:
     copier = str(TOOLS / "copier")
     project = tmp_path / "project"
     subprocess.run(
-        [copier, "copy", "--defaults", "--quiet", "--data", "model_repos=acme/models",
-         str(template), str(project)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            copier,
+            "copy",
+            "--defaults",
+            "--quiet",
+            "--data",
+            "model_repos=acme/models",
+            str(template),
+            str(project),
+        ],
+        check=True,
+        capture_output=True,
+    )
     assert "_commit: v1.0.0" in (project / ".copier-answers.yml").read_text()
     git(project, "init", "-q", "-b", "main")
     git(project, "add", "-A")
@@ -258,8 +284,11 @@ def test_copier_update_brings_a_later_template_version(tmp_path: Path) -> None:
 
     result = subprocess.run(
         [copier, "update", "--defaults", "--quiet"],
-        cwd=project, env={**os.environ, **GIT_ENV}, capture_output=True, text=True,
-    )  # fmt: skip
+        cwd=project,
+        env={**os.environ, **GIT_ENV},
+        capture_output=True,
+        text=True,
+    )
 
     assert result.returncode == 0, result.stderr
     assert (project / "Makefile").read_text().endswith("# a later version of the template\n")

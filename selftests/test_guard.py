@@ -112,10 +112,20 @@ def test_a_hand_edited_lock_is_refused_before_anything_is_built(project: Project
     (project.path / "control.txt").write_text(tampered.replace(clean, ""))
     subprocess.run([sys.executable, "-m", "venv", str(control)], check=True)
     subprocess.run(
-        [sys.executable, "-m", "piptools", "sync", "--python-executable",
-         str(control / "bin/python"), "control.txt"],
-        cwd=project.path, env=project.env, capture_output=True, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "piptools",
+            "sync",
+            "--python-executable",
+            str(control / "bin/python"),
+            "control.txt",
+        ],
+        cwd=project.path,
+        env=project.env,
+        capture_output=True,
+        check=False,
+    )
     assert marker.exists()
     marker.unlink()
     (project.path / "control.txt").unlink()
@@ -154,8 +164,10 @@ def test_no_secret_is_printed_when_pip_fails(project: Project) -> None:
     project.env.update(FIND_LINKS=f"{base}/private/wheels/", GITHUB_TOKEN=TOKEN)
     project.publish_index()  # spacy 3.8.2 leaves the index, and so the machine:
     (project.path.parent / "simple/spacy/index.html").unlink()
-    project.python("import subprocess, sys; subprocess.run([sys.executable, '-m', 'pip', "
-                   "'uninstall', '-y', '-q', 'spacy'], check=True)")  # fmt: skip
+    project.python(
+        "import subprocess, sys; subprocess.run([sys.executable, '-m', 'pip', "
+        "'uninstall', '-y', '-q', 'spacy'], check=True)"
+    )
 
     result = project.run("sync", ok=False)
 
@@ -242,8 +254,13 @@ def test_a_closed_pipe_never_deletes_the_lock(project: Project) -> None:
 def test_generated_files_are_not_private(project: Project) -> None:
     project.run("install")
 
-    for name in ("requirements.txt", "requirements-dev.txt", "build/model-links.html",
-                 "build/model-assets.json", f"build/release-files/{WHEEL_380}"):  # fmt: skip
+    for name in (
+        "requirements.txt",
+        "requirements-dev.txt",
+        "build/model-links.html",
+        "build/model-assets.json",
+        f"build/release-files/{WHEEL_380}",
+    ):
         mode = stat.S_IMODE((project.path / name).stat().st_mode)
         assert mode & 0o044 == 0o044, f"{name} is {oct(mode)}"
 

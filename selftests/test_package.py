@@ -56,9 +56,13 @@ def test_help_lists_every_command_with_examples(capsys: pytest.CaptureFixture[st
 def test_a_user_error_is_one_line_per_problem_and_exit_1(tmp_path: Path) -> None:
     """Run as make runs it, in a folder that is not a project: one line, no traceback."""
     result = subprocess.run(
-        [sys.executable, "-m", "scripts", "compile"], cwd=tmp_path, capture_output=True,
-        text=True, env={"PYTHONPATH": str(PACKAGE.parent)}, check=False,
-    )  # fmt: skip
+        [sys.executable, "-m", "scripts", "compile"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(PACKAGE.parent)},
+        check=False,
+    )
     assert result.returncode == 1
     assert result.stderr == "error: requirements.in is missing: this is not a template checkout?\n"
 
@@ -71,8 +75,11 @@ def test_a_run_that_needs_no_network_imports_no_network_library(module: str) -> 
     code = f"import sys, {module}; print(sorted(m for m in sys.modules if m in NET))"
     result = subprocess.run(
         [sys.executable, "-c", f"NET = {{'requests', 'urllib3'}}\n{code}"],
-        cwd=PACKAGE.parent, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        cwd=PACKAGE.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert result.stdout == "[]\n"
 
 

@@ -228,8 +228,12 @@ def test_pylock_toml_installs_with_plain_pip_and_uv_and_refuses_a_wrong_hash(
         pip = [str(TOOLS / "python"), "-m", "pip", "--python", str(python), "install", "-q"]
         subprocess.run([*pip, "-r", "pylock.toml"], cwd=project.path, env=clean, check=True)
         loaded = "import en_core_web_sm, fastcore, progress; print(en_core_web_sm.VERSION)"
-        assert subprocess.run([str(python), "-c", loaded], capture_output=True, text=True,
-                              check=True).stdout.strip() == "3.8.0"  # fmt: skip
+        assert (
+            subprocess.run(
+                [str(python), "-c", loaded], capture_output=True, text=True, check=True
+            ).stdout.strip()
+            == "3.8.0"
+        )
         synced = fresh_environment(tmp_path / "uv")
         uv = [str(TOOLS / "uv"), "pip", "sync", "-q", "--no-config", "--python", str(synced)]
         subprocess.run([*uv, "pylock.toml"], cwd=project.path, env=clean, check=True)
@@ -239,9 +243,13 @@ def test_pylock_toml_installs_with_plain_pip_and_uv_and_refuses_a_wrong_hash(
         project.write("pylock.toml", text.replace(digest, digest[::-1]))
         pip[4] = str(fresh_environment(tmp_path / "tampered"))
         refused = subprocess.run(
-            [*pip, "-r", "pylock.toml"], cwd=project.path, env=clean, capture_output=True,
-            text=True, check=False,
-        )  # fmt: skip
+            [*pip, "-r", "pylock.toml"],
+            cwd=project.path,
+            env=clean,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert refused.returncode != 0 and "HASHES" in refused.stderr.upper()
         assert "pylock.toml has files of en-core-web-sm==3.8.0 whose hash" in (
             project.run("verify", ok=False).stderr

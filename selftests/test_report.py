@@ -34,8 +34,16 @@ def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, 
     monkeypatch.chdir(tmp_path)
     manifest = tmp_path / "build/model-assets.json"
     manifest.parent.mkdir()
-    asset = dict(project="en-core-web-sm", version="3.8.0", filename="x", url="u", sha256=None,
-                 repo="explosion/spacy-models", tag="t", prerelease=False)  # fmt: skip
+    asset = dict(
+        project="en-core-web-sm",
+        version="3.8.0",
+        filename="x",
+        url="u",
+        sha256=None,
+        repo="explosion/spacy-models",
+        tag="t",
+        prerelease=False,
+    )
     manifest.write_text(json.dumps({"assets": [asset]}))
     return tmp_path / "before.txt", tmp_path / "after.txt", manifest
 
@@ -47,14 +55,26 @@ def run(before: Path, after: Path, manifest: Path, *extra: str) -> int:
 
 def test_table_of_every_kind_of_change(files, capsys: pytest.CaptureFixture[str]) -> None:
     before, after, manifest = files
-    before.write_text(pinned(
-        "en_core_web_sm==3.7.1", "spacy==3.7.5", "numpy==2.0.0", "gone==1.0",
-        'tomli==2.0.1 ; python_version < "3.11"', "same==1.0",
-    ))  # fmt: skip
-    after.write_text(pinned(
-        "En.Core.Web-SM==3.8.0", "spacy==3.8.2", "numpy==1.26.4", "new-pkg[extra]==0.1",
-        'tomli==2.1.0 ; python_version < "3.11"', "same==1.0",
-    ))  # fmt: skip
+    before.write_text(
+        pinned(
+            "en_core_web_sm==3.7.1",
+            "spacy==3.7.5",
+            "numpy==2.0.0",
+            "gone==1.0",
+            'tomli==2.0.1 ; python_version < "3.11"',
+            "same==1.0",
+        )
+    )
+    after.write_text(
+        pinned(
+            "En.Core.Web-SM==3.8.0",
+            "spacy==3.8.2",
+            "numpy==1.26.4",
+            "new-pkg[extra]==0.1",
+            'tomli==2.1.0 ; python_version < "3.11"',
+            "same==1.0",
+        )
+    )
     output = before.parent / "build/report.md"
 
     assert run(before, after, manifest, "-o", str(output)) == 0

@@ -33,9 +33,14 @@ def test_every_pin_is_a_component_with_purl_and_hashes(
     assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(sbom.read_text()) is None
     found = components(sbom)
     assert sorted(found) == [
-        "en-core-web-sm==3.8.0", "numpy==1.26.4", "numpy==2.1.0", "pywin32==306",
-        "requests==2.31.0", "spacy==3.8.2", "tomli==2.0.1",
-    ]  # fmt: skip
+        "en-core-web-sm==3.8.0",
+        "numpy==1.26.4",
+        "numpy==2.1.0",
+        "pywin32==306",
+        "requests==2.31.0",
+        "spacy==3.8.2",
+        "tomli==2.0.1",
+    ]
     model = found["en-core-web-sm==3.8.0"]
     assert model["purl"] == f"pkg:pypi/en-core-web-sm@3.8.0?download_url={RELEASE}"
     assert model["externalReferences"] == [{"type": "distribution", "url": RELEASE}]

@@ -385,10 +385,22 @@ def test_plain_pip_compile_does_build_the_squatter(project: Project) -> None:
     project.write("requirements.in", "en_core_web_sm\n")
 
     subprocess.run(
-        [sys.executable, "-m", "piptools", "compile", "--find-links", "build/model-links.html",
-         "-o", "plain.txt", "requirements.in"],
-        cwd=project.path, env=project.env, capture_output=True, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "piptools",
+            "compile",
+            "--find-links",
+            "build/model-links.html",
+            "-o",
+            "plain.txt",
+            "requirements.in",
+        ],
+        cwd=project.path,
+        env=project.env,
+        capture_output=True,
+        check=False,
+    )
 
     assert marker.exists()
 
@@ -419,8 +431,10 @@ def test_tampered_release_file_is_refused_by_sync_and_verify(project: Project) -
     os.utime(cached, ns=(before.st_atime_ns, before.st_mtime_ns))
     after = cached.stat()
     assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
-    project.python("import subprocess, sys; subprocess.run([sys.executable, '-m', 'pip', "
-                   "'uninstall', '-y', '-q', 'en_core_web_sm'], check=True)")  # fmt: skip
+    project.python(
+        "import subprocess, sys; subprocess.run([sys.executable, '-m', 'pip', "
+        "'uninstall', '-y', '-q', 'en_core_web_sm'], check=True)"
+    )
 
     sync = project.run("sync", ok=False)
     verify = project.run("verify", ok=False)
@@ -680,15 +694,30 @@ def test_the_deploy_lock_installs_with_plain_pip_and_nothing_else(project: Proje
     # PIP_INDEX_URL stands for PyPI.
     venv = project.path.parent / "deployed"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    env = {"PATH": "/usr/bin:/bin", "PIP_CONFIG_FILE": os.devnull, "HOME": str(venv),
-           "PIP_INDEX_URL": project.env["PIP_INDEX_URL"], "PIP_NO_CACHE_DIR": "1"}  # fmt: skip
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PIP_CONFIG_FILE": os.devnull,
+        "HOME": str(venv),
+        "PIP_INDEX_URL": project.env["PIP_INDEX_URL"],
+        "PIP_NO_CACHE_DIR": "1",
+    }
     api_before = len(project.github.api_requests())
     pip = [str(venv / "bin/python"), "-m", "pip", "install", "--quiet", "--require-hashes", "-r"]
-    plain = subprocess.run([*pip, str(project.path / "requirements.txt")], env=env,
-                           capture_output=True, text=True, check=False)  # fmt: skip
+    plain = subprocess.run(
+        [*pip, str(project.path / "requirements.txt")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert "No matching distribution found for en-core-web-sm" in plain.stderr  # the control
-    result = subprocess.run([*pip, str(project.path / "requirements-deploy.txt")], env=env,
-                            capture_output=True, text=True, check=False)  # fmt: skip
+    result = subprocess.run(
+        [*pip, str(project.path / "requirements-deploy.txt")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     check = "import en_core_web_sm, spacy; print(en_core_web_sm.VERSION, spacy.VERSION)"
     version = subprocess.run(

@@ -38,10 +38,22 @@ def main(argv: list[str]) -> int:
         requirements.write("".join(wanted[name] for name in NAMES if name in wanted))
         requirements.flush()
         return subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--require-hashes",
-             "--only-binary=:all:", "--dest", str(dest), "-r", requirements.name],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--require-hashes",
+                "--only-binary=:all:",
+                "--dest",
+                str(dest),
+                "-r",
+                requirements.name,
+            ],
             check=False,
-        ).returncode  # fmt: skip
+        ).returncode
 
 
 if __name__ == "__main__":
