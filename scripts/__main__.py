@@ -131,13 +131,12 @@ def verify(settings: Settings, args: argparse.Namespace) -> int:
 
     locks = default_locks(args.locks)
     assets = listing.listed(settings)
-    files = ReleaseFiles(settings, assets)
-    files.quiet = True
+    files = ReleaseFiles(settings, assets, quiet=True)
     problems = []
     for path in locks:
         if path.is_file():
             files.ensure_pinned(path)
-        problems += checks.lock_problems(path, assets, files.sums)
+        problems += checks.lock_problems(path, assets, files.sums, rehash=True)  # each file hashed
     problems += checks.input_problems(INPUTS)
     if problems:
         raise UserError("\n".join(problems))
