@@ -32,7 +32,7 @@ install`: `make upgrade` without its report and tests). Plain pip-tools is `pyth
 `uv pip sync --require-hashes`, both reading a links page that points at the stand-in (written
 by `make links` before anything is cached, so nothing local is linked). Peak memory is the
 largest resident set of any one process a flow starts (``wait4``'s ``ru_maxrss``, which covers a
-command and every process it waited for).
+command and every process it waited for; Linux).
 """
 
 from __future__ import annotations
@@ -140,19 +140,33 @@ def pace(bandwidth: float, latency: float) -> None:
     handler.paced = True
 
 
+# Started between this process and each command: a child's peak memory counts the memory of
+# the process it was forked from (Linux keeps the old high-water mark across exec), and this one
+# holds the model it serves, so the command is forked from a small Python instead.
+MEASURED = (
+    "import os, sys\n"
+    "pid = os.fork()\n"
+    "if pid == 0:\n"
+    "    os.execvp(sys.argv[2], sys.argv[2:])\n"
+    "_, status, usage = os.wait4(pid, 0)\n"
+    "open(sys.argv[1], 'w').write(str(usage.ru_maxrss))\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+)
+
+
 def run(project: Project, *command: str) -> int:
-    """Run ``command`` in the project; return the peak memory (KiB) of its largest process.
-    Fail loudly: a benchmark of a failure means nothing."""
-    with tempfile.TemporaryFile() as out:
-        process = subprocess.Popen(
-            command, cwd=project.path, env=project.env, stdout=out, stderr=subprocess.STDOUT
+    """Run ``command`` in the project; return the peak memory (KiB, as Linux counts it) of its
+    largest process (``wait4``: the command and every process it waited for). Fail loudly: a
+    benchmark of a failure means nothing."""
+    with tempfile.TemporaryFile() as out, tempfile.NamedTemporaryFile() as peak:
+        launch = [sys.executable, "-I", "-S", "-c", MEASURED, peak.name, *command]
+        result = subprocess.run(
+            launch, cwd=project.path, env=project.env, stdout=out, stderr=subprocess.STDOUT
         )
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode != 0:
+        if result.returncode != 0:
             out.seek(0)
             raise SystemExit(f"{' '.join(command)} failed:\n{out.read().decode()}")
-    return usage.ru_maxrss
+        return int(Path(peak.name).read_text())
 
 
 def plain_pip_tools(project: Project, flow: str) -> int:
