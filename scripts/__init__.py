@@ -4,14 +4,14 @@ Modules, each with one job; each imports only those above it:
 
 * runlock: one run at a time per project (the standard library alone: it runs before .tools)
 * errors: UserError, and masking credentials in messages
-* files: atomic writes, sha256 records
-* net: HTTP sessions, bounded reads, checked downloads
+* files: atomic writes, sha256 records, and the stamps that prove a file is the one hashed
+* net: HTTP sessions, bounded reads; a download as one value (Download) that one Downloader fetches
 * settings: every path and every setting, read once
 * requirements: reading requirement files; rewriting, sealing and digesting locks
 * assets: the release-file name rule, the Asset record, the asset index, the manifest
 * github: the GitHub API client (ETag cache, the listing's cap, tags)
 * page: the find-links pages (their only writer)
-* cache: build/release-files, fetched once; re-renders the pages when it changes
+* cache: build/release-files, fetched and hashed once; re-renders the pages when it changes
 * listing: the release files of MODEL_REPOS or of a published index
 * backend: running pip-compile and pip, or uv (RESOLVER), the sources in their environment only
 * explain: a failed resolution as one message, and what to write instead (pure)

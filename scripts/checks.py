@@ -17,8 +17,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from .assets import Asset, by_project, installable_files, offered, release_hashes
+from .cache import holds
 from .errors import UserError
-from .files import sha256_file
 from .requirements import SEAL, Line, read_lines, read_lines_of, seal
 from .settings import RELEASE_FILES
 
@@ -80,9 +80,15 @@ def seal_problems(path: Path, text: str | None = None) -> list[str]:
 
 
 def release_problems(
-    path: Path, line: Line, releases: dict[Version, list[Asset]], sums: Mapping[str, str]
+    path: Path,
+    line: Line,
+    releases: dict[Version, list[Asset]],
+    sums: Mapping[str, str],
+    rehash: bool = False,
 ) -> list[str]:
-    """Problems with one pinned release package: a version or hashes not from the releases."""
+    """Problems with one pinned release package: a version or hashes not from the releases, a
+    release file changed since it was fetched (hashed again only where its stamp does not prove
+    it unchanged, or with ``rehash``: see cache.holds)."""
     name, version = line.pin() or ("", "")
     where = f"{path}:{line.number}: {name}=={version}"
     files = releases.get(Version(version))
@@ -99,7 +105,7 @@ def release_problems(
         "reinstall"
         for a in files
         if (RELEASE_FILES / a.filename).is_file()
-        and sha256_file(RELEASE_FILES / a.filename) != (a.sha256 or sums.get(a.filename))
+        and not holds(a.filename, a.sha256 or sums.get(a.filename), rehash)
     ]
     expected = release_hashes(files, sums)
     if set(line.hashes) != expected:
@@ -112,10 +118,15 @@ def release_problems(
 
 
 def lock_problems(
-    path: Path, assets: Sequence[Asset], sums: Mapping[str, str], text: str | None = None
+    path: Path,
+    assets: Sequence[Asset],
+    sums: Mapping[str, str],
+    text: str | None = None,
+    rehash: bool = False,
 ) -> list[str]:
     """Every problem in the compiled lock at ``path`` (or in ``text``, about to be written
-    there), one message each."""
+    there), one message each; with ``rehash`` every release file is hashed again (`make
+    verify`), else only those not provably unchanged."""
     if text is None and not path.is_file():
         raise UserError(f"{path} is missing: run `make {path}`")
     text = path.read_text() if text is None else text
@@ -143,5 +154,6 @@ def lock_problems(
         elif not line.hashes:
             problems.append(f"{path}:{line.number}: {line.text} has no --hash; run `make lock`")
         elif canonicalize_name(req.name) in index:
-            problems += release_problems(path, line, index[canonicalize_name(req.name)], sums)
+            releases = index[canonicalize_name(req.name)]
+            problems += release_problems(path, line, releases, sums, rehash)
     return problems

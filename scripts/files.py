@@ -2,18 +2,29 @@
 
 Everything the package writes goes through ``atomic_writer``: a temporary file beside the target,
 renamed over it only when complete, so an interruption or a full disk never leaves half a file.
+
+A file hashed once need not be read again while it is provably the file that was hashed: its
+``Stamp`` (device, inode, size, modification and change times, in nanoseconds) is the same. The
+change time (ctime) is the proof: the kernel sets it to the current time at every write, rename,
+``chmod`` or ``os.utime`` of the file, and no call sets it to a chosen value, so a byte changed
+in place with the size and modification time put back (``os.utime``) changes it; a copy (a CI
+cache restored, ``cp -p``) is another inode. As git's index does, a stamp is taken only once
+the file's ctime is older than the file system's clock, so a change in the same clock tick as
+the one stamped cannot pass for it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 UMASK = os.umask(0)
 os.umask(UMASK)
@@ -67,3 +78,59 @@ def read_sha256sums(path: Path) -> dict[str, str]:
 def write_sha256sums(path: Path, sums: dict[str, str]) -> None:
     """Write {file name: hex} as a sorted ``sha256sum``-style file, atomically."""
     atomic_write_text(path, "".join(f"{sums[name]}  {name}\n" for name in sorted(sums)))
+
+
+class Stamp(NamedTuple):
+    """What tells one version of a file from any other without reading it (see the docstring
+    at the top)."""
+
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+
+    @classmethod
+    def of(cls, path: Path) -> Stamp:
+        """The stamp of the file at ``path`` as it is now."""
+        st = path.stat()
+        return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+SETTLE_SECONDS = 2.5  # how long to wait for a file system clock tick (FAT's is 2 s)
+
+
+def settled_stamp(path: Path) -> Stamp | None:
+    """The stamp of ``path`` once its ctime is older than the file system's clock (a file made
+    in the folder now shows that clock); None if the clock never passes it (a ctime in the
+    future: that file is simply hashed again next time)."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while True:
+        with tempfile.TemporaryFile(dir=path.parent) as probe:
+            now = os.fstat(probe.fileno()).st_ctime_ns
+        stamp = Stamp.of(path)
+        if stamp.ctime_ns < now:
+            return stamp
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.001)  # a tick is 1 to 10 ms on Linux's file systems
+
+
+def read_stamps(path: Path) -> dict[str, tuple[str, Stamp]]:
+    """{file name: (sha256, stamp)} as ``write_stamps`` wrote them; a missing or garbled record
+    holds nothing (every file is then hashed again)."""
+    try:
+        data = json.loads(path.read_text())
+        return {
+            str(name): (str(sha256), Stamp(*map(int, stamp)))
+            for name, (sha256, stamp) in data.items()
+            if re.fullmatch(r"[0-9a-f]{64}", str(sha256))
+        }
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
+
+
+def write_stamps(path: Path, stamps: Mapping[str, tuple[str, Stamp]]) -> None:
+    """Write {file name: (sha256, stamp)} atomically."""
+    data = {name: [sha256, list(stamp)] for name, (sha256, stamp) in sorted(stamps.items())}
+    atomic_write_text(path, json.dumps(data, indent=0) + "\n")

@@ -111,7 +111,8 @@ def read(http: requests.Session, location: str) -> list[File]:
 
 
 def hash_of(http: requests.Session, file: File) -> str:
-    """The sha256 of a file: as its source gives it, else read (local) or downloaded."""
+    """The sha256 of a file: as its source gives it, else read (local) or downloaded (hashed as
+    it arrives)."""
     url, sha256 = file.url, file.sha256
     if sha256 and re.fullmatch(r"[0-9a-f]{64}", sha256):
         return sha256
@@ -119,7 +120,9 @@ def hash_of(http: requests.Session, file: File) -> str:
     if path is not None:
         return sha256_file(path)
     with tempfile.TemporaryDirectory(dir=BUILD) as scratch:
-        return net.download(http, url, Path(scratch) / (url_filename(url) or "file"))
+        return net.Downloader(http)(
+            net.Download(url, Path(scratch) / (url_filename(url) or "file"))
+        )
 
 
 def version_of(url: str) -> tuple[str, Version] | None:

@@ -15,8 +15,8 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -170,29 +170,6 @@ class _NoNetrcSession(requests.Session):
             del headers["Authorization"]
 
 
-def _open(
-    http: requests.Session, url: str, headers: dict[str, str], auth: requests.auth.AuthBase | None
-) -> tuple[str, requests.Response]:
-    """GET ``url``, following up to five redirects by hand; ``headers`` go with the first request
-    only, so a token never leaves the host it was meant for. -> (the final URL, its answer)."""
-    ranged = {k: v for k, v in headers.items() if k in ("Range", "If-Range", "Accept-Encoding")}
-    try:
-        response = http.get(
-            url, headers=headers, stream=True, timeout=TIMEOUT, allow_redirects=False, auth=auth
-        )
-        for _ in range(5):
-            if not response.is_redirect:
-                break
-            response.close()
-            url = requests.compat.urljoin(url, response.headers["Location"])
-            response = http.get(
-                url, headers=ranged, stream=True, timeout=TIMEOUT, allow_redirects=False, auth=auth
-            )
-    except requests.RequestException as exc:
-        raise UserError(f"could not download {mask_url(url)}: {type(exc).__name__}") from None
-    return url, response
-
-
 def _epoch(http_date: str | None) -> int | None:
     """An HTTP date (Last-Modified) as whole seconds since the epoch, or None."""
     try:
@@ -213,74 +190,138 @@ def _continues(response: requests.Response, offset: int, size: int | None, stamp
     )
 
 
-def download(
-    http: requests.Session,
-    url: str,
-    target: Path,
-    sha256: str | None = None,
-    size: int | None = None,
-    headers: dict[str, str] | None = None,
-    netrc: bool = True,
-) -> str:
-    """Stream ``url`` to ``target`` through ``target``.part; return the file's sha256.
+@dataclass(frozen=True)
+class Download:
+    """One file to fetch: where from, what it must be (``size`` bytes, ``sha256``, each when
+    known), where it goes, and what the first request carries.
 
     ``headers`` go with the first request only: a redirect (GitHub sends downloads to another
     host, with a signed URL) is followed without them, so a token never leaves the host it was
     meant for. With ``netrc=False``, or when ``headers`` carry an Authorization of their own, no
     request sends ~/.netrc credentials (requests would put them in the token's place, and send a
-    ``default`` entry to the storage host too: notes row 7).
+    ``default`` entry to the storage host too: notes row 7). A public file and a private one
+    (its API URL, a token and ``Accept: application/octet-stream``) are the same kind of value,
+    fetched the same way."""
+
+    url: str
+    target: Path
+    sha256: str | None = None
+    size: int | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    netrc: bool = True
+
+    @property
+    def part(self) -> Path:
+        """Where the bytes arrive until the whole file is checked."""
+        return self.target.with_name(f"{self.target.name}.part")
+
+
+class Downloader:
+    """Fetches each ``Download`` given it over one session, as pip's ``Downloader`` does
+    (pip's src/pip/_internal/network/download.py): called with what to fetch, it returns the
+    sha256 of the file it put in place, hashed as the bytes arrived (the file is not read
+    again to hash it).
 
     The answer must be 200 (206 when resuming) and not an HTML page (GitHub's error pages and
-    login pages come with 200, notes row 8), and the whole file exactly ``size`` bytes and
-    ``sha256`` when they are given. A transfer that breaks off (or stalls) keeps what arrived in
+    login pages come with 200, notes row 8), and the whole file exactly the size and sha256 the
+    ``Download`` gives. A transfer that breaks off (or stalls) keeps what arrived in
     ``NAME.part``, stamped with the server's Last-Modified, and raises BrokeOff: the next call
     asks for the rest (``Range``, with ``If-Range``) and continues only when the server answers
     206 for that same upload, else it starts over. The .part is never the file: only the whole,
-    checked file is renamed to ``target``. Any other failure raises UserError (NotFound for a
-    404), to be prefixed with where and how to fix; ``target`` is left as it was, and a .part only
-    when this try did not read it (a 500, say). A large download reports its progress.
+    checked file is renamed to the target. Any other failure raises UserError (NotFound for a
+    404), to be prefixed with where and how to fix; the target is left as it was, and a .part
+    only when this try did not read it (a 500, say). A large download reports its progress.
     """
-    headers = {"Accept-Encoding": "identity", **(headers or {})}  # bytes as stored, for Range
-    auth = None
-    if not netrc or any(name.lower() == "authorization" for name in headers):
-        auth = _NoAuth()
-    part = target.with_name(f"{target.name}.part")
-    kept = part.stat() if part.is_file() else None
-    offset = kept.st_size if kept and (size is None or kept.st_size < size) else 0
-    stamp = int(kept.st_mtime) if kept else 0
-    ask = {"Range": f"bytes={offset}-", "If-Range": email.utils.formatdate(stamp, usegmt=True)}
-    url, response = _open(http, url, {**headers, **ask} if offset else headers, auth)
-    if offset and not (response.status_code == 206 and _continues(response, offset, size, stamp)):
-        if response.status_code in (206, 416):  # not the rest of this .part: start over
-            response.close()
-            url, response = _open(http, url, headers, auth)
-        offset = 0  # a 200 is the whole file: the server ignored the Range (or If-Range)
-    with response:
-        status = response.status_code
-        if status == 404:
-            raise NotFound(f"downloading {mask_url(url)} answered HTTP 404")
-        if status != (206 if offset else 200):
-            raise UserError(
-                f"downloading {target.name} from {mask_url(url)} answered HTTP {status}"
-            )
-        if response.headers.get("Content-Type", "").lower().startswith("text/html"):
-            raise UserError(
-                f"downloading {target.name} answered an HTML page, not the file (an error or "
-                "login page)"
-            )
-        return _receive(response, part, target, offset, sha256, size)
+
+    def __init__(self, http: requests.Session | None = None) -> None:
+        self.http = http or session()
+
+    def __enter__(self) -> Downloader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.http.close()
+
+    def __call__(self, download: Download) -> str:
+        """Fetch ``download`` into its target; return the file's sha256."""
+        # bytes as stored, so a Range counts the stored bytes
+        headers = {"Accept-Encoding": "identity", **download.headers}
+        auth = None
+        if not download.netrc or any(name.lower() == "authorization" for name in headers):
+            auth = _NoAuth()
+        size, part = download.size, download.part
+        kept = part.stat() if part.is_file() else None
+        offset = kept.st_size if kept and (size is None or kept.st_size < size) else 0
+        stamp = int(kept.st_mtime) if kept else 0
+        ask = {"Range": f"bytes={offset}-", "If-Range": email.utils.formatdate(stamp, usegmt=True)}
+        url, response = self._open(download.url, {**headers, **ask} if offset else headers, auth)
+        if offset and not (
+            response.status_code == 206 and _continues(response, offset, size, stamp)
+        ):
+            if response.status_code in (206, 416):  # not the rest of this .part: start over
+                response.close()
+                url, response = self._open(download.url, headers, auth)
+            offset = 0  # a 200 is the whole file: the server ignored the Range (or If-Range)
+        with response:
+            _refuse(response, url, download.target.name, 206 if offset else 200)
+            return _receive(response, download, offset)
+
+    def first_found(self, *downloads: Download) -> str:
+        """Fetch the first of ``downloads`` its server has: each next one is asked only when
+        the one before answered 404 (a private repository's file, say, from its API URL)."""
+        for download in downloads[:-1]:
+            try:
+                return self(download)
+            except NotFound:
+                continue
+        return self(downloads[-1])
+
+    def _open(
+        self, url: str, headers: dict[str, str], auth: requests.auth.AuthBase | None
+    ) -> tuple[str, requests.Response]:
+        """GET ``url``, following up to five redirects by hand; ``headers`` go with the first
+        request only, so a token never leaves the host it was meant for. -> (the final URL, its
+        answer)."""
+        ranged = {k: v for k, v in headers.items() if k in ("Range", "If-Range", "Accept-Encoding")}
+        try:
+            response = self._get(url, headers, auth)
+            for _ in range(5):
+                if not response.is_redirect:
+                    break
+                response.close()
+                url = requests.compat.urljoin(url, response.headers["Location"])
+                response = self._get(url, ranged, auth)
+        except requests.RequestException as exc:
+            raise UserError(f"could not download {mask_url(url)}: {type(exc).__name__}") from None
+        return url, response
+
+    def _get(
+        self, url: str, headers: dict[str, str], auth: requests.auth.AuthBase | None
+    ) -> requests.Response:
+        """One GET of a download: streamed, redirects not followed (``_open`` does that)."""
+        return self.http.get(
+            url, headers=headers, stream=True, timeout=TIMEOUT, allow_redirects=False, auth=auth
+        )
 
 
-def _receive(
-    response: requests.Response,
-    part: Path,
-    target: Path,
-    offset: int,
-    sha256: str | None,
-    size: int | None,
-) -> str:
+def _refuse(response: requests.Response, url: str, name: str, expected: int) -> None:
+    """Raise the UserError for an answer that is not the file: a 404 (NotFound), another status
+    than ``expected``, an HTML page."""
+    status = response.status_code
+    if status == 404:
+        raise NotFound(f"downloading {mask_url(url)} answered HTTP 404")
+    if status != expected:
+        raise UserError(f"downloading {name} from {mask_url(url)} answered HTTP {status}")
+    if response.headers.get("Content-Type", "").lower().startswith("text/html"):
+        raise UserError(
+            f"downloading {name} answered an HTML page, not the file (an error or login page)"
+        )
+
+
+def _receive(response: requests.Response, download: Download, offset: int) -> str:
     """Append the body of ``response`` to ``part`` from ``offset`` (0: a new .part), check the
-    whole, rename it to ``target``; return its sha256 (see ``download``)."""
+    whole, rename it to the target; return its sha256 (see ``Downloader``)."""
+    part, target, size, sha256 = download.part, download.target, download.size, download.sha256
     total = size or offset + int(response.headers.get("Content-Length") or 0)
     progress = Progress(target.name, total)
     digest, done = hashlib.sha256(), offset

@@ -23,13 +23,12 @@ from .settings import INPUTS, LOCK, Settings
 def run(settings: Settings, locks: Sequence[Path]) -> int:
     """Check ``locks`` every way; exit status 0 when all pass, else raise UserError."""
     assets = listing.listed(settings)
-    files = ReleaseFiles(settings, assets)
-    files.quiet = True
+    files = ReleaseFiles(settings, assets, quiet=True)
     problems = []
     for path in locks:
         if path.is_file():
             files.ensure_pinned(path)
-        problems += checks.lock_problems(path, assets, files.sums)
+        problems += checks.lock_problems(path, assets, files.sums, rehash=True)  # every file
     problems += checks.input_problems(INPUTS)
     if problems:
         raise UserError("\n".join(problems))

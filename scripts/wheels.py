@@ -19,7 +19,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .assets import parse_filename, url_filename
-from .cache import downloader
 from .errors import UserError, mask_url
 from .files import atomic_write_text, sha256_file
 from .settings import MODEL_IN, MODEL_RAW, WHEELS
@@ -98,10 +97,12 @@ def read_raw() -> list[WheelURL]:
 def fetch_all(wheels: list[WheelURL], quiet: bool) -> None:
     """Download what is missing; on any failure remove what this run added, then re-raise."""
     if not wheels:
-        return  # and so no network module is imported (downloader())
+        return
+    from . import net  # requests takes 0.1 s to import: only when there is a file to fetch
+
     added: list[Path] = []
     try:
-        with downloader() as download:
+        with net.Downloader() as fetch:
             for wheel in wheels:
                 target = WHEELS / wheel.filename
                 if target.is_file() and (
@@ -111,7 +112,7 @@ def fetch_all(wheels: list[WheelURL], quiet: bool) -> None:
                         print(f"wheels: {wheel.filename} already in {WHEELS}")
                     continue
                 try:
-                    download(wheel.url, target, wheel.sha256)
+                    fetch(net.Download(wheel.url, target, wheel.sha256))
                 except UserError as exc:
                     raise UserError(
                         f"{MODEL_RAW}:{wheel.line}: {exc}; check the URL, its #sha256 and its "

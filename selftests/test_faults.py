@@ -155,7 +155,7 @@ def test_a_trickling_download_cannot_hold_a_run(work, hostile, monkeypatch) -> N
     target = work / "build/x-1.0-py3-none-any.whl"
 
     with pytest.raises(UserError, match="arrives too slowly"):
-        net.download(net.session(), f"{hostile}/x-1.0-py3-none-any.whl", target)
+        net.Downloader()(net.Download(f"{hostile}/x-1.0-py3-none-any.whl", target))
 
     assert not target.exists() and list((work / "build").iterdir()) == []  # no leftovers
 
@@ -166,7 +166,7 @@ def test_a_download_larger_than_github_says_is_refused(work, github: GitHubStand
     target = work / "build/m-1.0-py3-none-any.whl"
 
     with pytest.raises(UserError, match="larger than the 4000 bytes expected"):
-        net.download(net.session(), url, target, size=4000)
+        net.Downloader()(net.Download(url, target, size=4000))
 
     assert not target.exists()
 

@@ -94,8 +94,7 @@ def fetch() -> ReleaseFiles:
     """`make links`, then fetch every listed release file, as `make install` does."""
     with pytest.MonkeyPatch.context():
         assert main(["links", "--quiet"]) == 0
-    files = ReleaseFiles(Settings.from_environ(os.environ), read_manifest(MANIFEST))
-    files.quiet = True
+    files = ReleaseFiles(Settings.from_environ(os.environ), read_manifest(MANIFEST), quiet=True)
     files.ensure(files.assets)
     return files
 
@@ -254,8 +253,7 @@ def test_a_file_a_lock_records_resumes_too(github: GitHubStandIn, tmp_path: Path
     url = f"{github.url}/{REPO}/releases/download/acme_model-1.0.0/{WHEEL}"
     lock = tmp_path / "requirements.txt"
     lock.write_text(f"acme-model==1.0.0 \\\n    --hash=sha256:{digest}\n    # release: {url}\n")
-    files = ReleaseFiles(Settings.from_environ(os.environ))
-    files.quiet = True
+    files = ReleaseFiles(Settings.from_environ(os.environ), quiet=True)
     github.truncate(WHEEL, at=0.9)
 
     with pytest.raises(UserError, match="Run the same command again to continue"):
