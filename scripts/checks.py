@@ -121,8 +121,8 @@ def lock_problems(
     path: Path,
     assets: Sequence[Asset],
     sums: Mapping[str, str],
-    text: str | None = None,
     rehash: bool = False,
+    text: str | None = None,
 ) -> list[str]:
     """Every problem in the compiled lock at ``path`` (or in ``text``, about to be written
     there), one message each; with ``rehash`` every release file is hashed again (`make

@@ -151,7 +151,7 @@ def compiled(target: Target) -> str:
         text, chosen = resolve_lock(target, scratch, index, files)
     text = with_release_hashes(target, text, index, chosen, files)
     text = record_inputs(text, target.sources, target.pre, target.settings.platforms)
-    problems = checks.lock_problems(target.lock, assets, read_sha256sums(SHA256SUMS), text)
+    problems = checks.lock_problems(target.lock, assets, read_sha256sums(SHA256SUMS), text=text)
     if problems:
         raise UserError("\n".join(problems) + f"\n{target.lock} was left as it was")
     return text
