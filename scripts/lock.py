@@ -35,7 +35,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 from packaging.version import Version
 
-from . import backend, checks, listing, platforms
+from . import backend, checks, cooldown, listing, platforms
 from .assets import (
     Asset,
     Index,
@@ -333,6 +333,7 @@ class Compile:
     dev: bool
     upgrade: bool
     packages: list[str] = field(default_factory=list)  # PACKAGES, with --upgrade
+    cool: cooldown.Cooldown | None = None  # COOLDOWN's cutoff for this compile (cooldown.py)
 
     def __post_init__(self) -> None:
         self.packages = list(self.settings.packages) if self.upgrade else []
@@ -352,6 +353,8 @@ class Compile:
         )
         if problems:
             raise UserError("\n".join(problems) + "\nnothing was compiled")
+        # COOLDOWN (cooldown.py): the cutoff this compile holds to, sealed into the lock below.
+        self.cool = cooldown.start(self.settings, self.lock, self.upgrade, RESOLVER_PAGE)
         if self.dev:
             if not LOCK.is_file():
                 raise UserError(f"{LOCK} is missing: run `make requirements.txt` first")
@@ -361,6 +364,7 @@ class Compile:
             assets = listing.listed(self.settings)
             text = self.release_lock(assets)
         pre = None if self.dev else self.settings.pre
+        text = cooldown.with_header(text, self.cool.header())  # COOLDOWN: the cutoff, sealed
         atomic_write_text(
             self.output, record_inputs(text, self.sources, pre, self.settings.platforms)
         )
@@ -380,28 +384,40 @@ class Compile:
         ins = [path for path in inputs if path.is_file() and path.suffix == ".in"]
         ins += [] if self.dev else [RELEASE_INPUT]
         constraints = (CONSTRAINTS,)
+        assert self.cool is not None
         for hashed in (False, True):
-            command = backend.compile_command(
-                self.settings,
-                self.output,
-                ins,
-                constraints=constraints,
-                only_binary=only_binary,
-                upgrade=self.upgrade,
-                packages=self.packages,
-                hashes=hashed,
-            )
-            failed = backend.run_compile(command, self.settings, RESOLVER_PAGE, f"make {self.lock}")
+
+            def command(cool: list[str], hashed: bool = hashed) -> list[str]:
+                return backend.compile_command(
+                    self.settings,
+                    self.output,
+                    ins,
+                    constraints=constraints,
+                    only_binary=only_binary,
+                    upgrade=self.upgrade,
+                    packages=self.packages,
+                    hashes=hashed,
+                    cooldown=cool,
+                )
+
+            # COOLDOWN: run with the cutoff's options, exempting sources with no upload times.
+            failed = self.cool.run(command, self.settings, RESOLVER_PAGE, f"make {self.lock}")
             if failed:
-                raise explain(failed, index, self.sources)
+                raise self.cool.explain(failed, wanted(self.sources)) or explain(
+                    failed, index, self.sources
+                )
             if hashed or self.settings.resolver == "uv" or self.add_hashes():
                 break
         uv = replace(self.settings, resolver="uv")
+        # COOLDOWN: the same cutoff for the other platforms; the pins made here are exempt.
+        cool = self.cool.args(
+            "uv", (n for _, n, _ in pinned(read_lines_of(self.output.read_text())))
+        )
 
         def for_platform(output: Path) -> list[str]:
             """uv's compile of the same inputs (their pins held by platforms.cover)."""
             return backend.compile_command(
-                uv, output, ins, constraints=constraints, only_binary=only_binary
+                uv, output, ins, constraints=constraints, only_binary=only_binary, cooldown=cool
             )
 
         text = platforms.cover(
@@ -440,7 +456,9 @@ class Compile:
         When pip finds a chosen version in conflict with another requirement, the next lower
         one is tried, then the non-release packages in the conflict are re-resolved once.
         Return the lock's text with the release hashes and URLs set."""
-        index = by_project(assets)
+        listed = by_project(assets)
+        assert self.cool is not None
+        index = self.cool.releases(listed)  # COOLDOWN: only releases made before the cutoff
         files = ReleaseFiles(self.settings, assets)
         names = set(wanted([*SOURCES, LOCK])) & index.keys()
         keep = self.kept_pins()
@@ -451,6 +469,8 @@ class Compile:
         files.render()  # the pages as the manifest and the cache say, whatever became of them
         for _ in range(TRIES):
             chosen = choose_releases(names, index, specs, keep, tried, self.settings.pre)
+            if held := self.cool.release_problem(names - chosen.keys(), listed, index, specs):
+                raise UserError(held)  # COOLDOWN: only releases newer than the cutoff fit
             files.ensure(chosen.values())  # pip reads them from build/, once
             requires = {
                 name: wheel_requirements(RELEASE_FILES / asset.filename)

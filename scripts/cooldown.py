@@ -1,0 +1,368 @@
+"""The release cooldown (COOLDOWN): a compile takes only versions uploaded before a cutoff.
+
+Most malicious releases are found and removed within days; a compile that takes a release
+published an hour ago takes it at its most dangerous. So every compile holds every package to a
+cutoff instant: index packages through the resolver's own option (pip's ``--uploaded-prior-to``,
+which pip-compile passes on; uv's ``--exclude-newer``, for the other platforms' runs too),
+release packages by their asset's ``created_at``.
+
+Which cutoff: `make upgrade` (``compile --upgrade``) takes a fresh one, now minus COOLDOWN;
+every other compile (after an edit of requirements.in, `make verify`, a teammate's) takes the
+one the lock seals in its header (``# cooldown: ...``), so it agrees with the lock, and a new
+requirement gets no version newer than the last upgrade's cutoff; a lock with none (the first
+compile) takes a fresh one. ``COOLDOWN=0`` turns it off for that run, and the lock seals that.
+
+A file whose source gives no upload time is taken whatever the cutoff. Measured (pip 26.3, uv
+0.13.9): pip skips the check for local files (``file://``, folders) but refuses an http(s)
+source that gives no upload times ("does not provide upload-time metadata"), and cannot exempt
+one source: such a compile runs without the cutoff, and says so. uv keeps find-links files and
+direct references, but drops index files with no upload time (``file://`` indexes too): each
+such package is exempted (``--exclude-newer-package NAME=false``). Each source is named once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from . import backend
+from .assets import Asset, Index, parse_filename, url_filename
+from .errors import UserError, mask_url
+from .requirements import read_pins, wanted
+from .settings import SOURCES, UNITS, WHEELS, Settings
+
+HEADER = "# cooldown: "  # the lock's header line recording the cutoff its compile used
+TRIES = 20  # compiles one lock may take while sources with no upload time are found
+SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+
+
+def iso(moment: datetime) -> str:
+    """``moment`` as the header, pip and uv write it: UTC, to the second, with a Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> datetime | None:
+    """An ISO 8601 instant (``...Z`` or with an offset; none means UTC), or None."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def label(duration: timedelta) -> str:
+    """COOLDOWN as written: ``7 days``, ``12 hours``, ``0``."""
+    seconds = int(duration.total_seconds())
+    if not seconds:
+        return "0"
+    unit = max((u for u, s in UNITS.items() if seconds % s == 0), key=lambda u: UNITS[u])
+    count = seconds // UNITS[unit]
+    return f"{count} {unit}{'s' if count != 1 else ''}"
+
+
+def sealed(text: str) -> tuple[bool, datetime | None]:
+    """(whether a lock's header records a cutoff, the cutoff or None for "no cooldown")."""
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        if line.startswith(HEADER):
+            found = re.match(r"uploaded before (\S+)", line.removeprefix(HEADER))
+            return True, parse_time(found[1]) if found else None
+    return False, None
+
+
+def choose(
+    settings: Settings, lock_text: str | None, upgrade: bool, now: datetime
+) -> datetime | None:
+    """The cutoff a compile holds to: none with COOLDOWN=0; a fresh one (now minus COOLDOWN) for
+    an upgrade or a lock that records none; else the one the lock seals."""
+    if not settings.cooldown:
+        return None
+    if not upgrade and lock_text is not None:
+        found, cutoff = sealed(lock_text)
+        if found:
+            return cutoff
+    return (now - settings.cooldown).replace(microsecond=0)
+
+
+def header_line(cutoff: datetime | None, untimed_off: str = "") -> str:
+    """The header line that seals ``cutoff`` into a lock."""
+    if cutoff is not None:
+        return f"{HEADER}uploaded before {iso(cutoff)}\n"
+    why = f"{untimed_off} gives no upload times" if untimed_off else "COOLDOWN=0"
+    return f"{HEADER}none ({why})\n"
+
+
+def with_header(text: str, line: str) -> str:
+    """A compiled lock's text with ``line`` at the end of its first comments (any older
+    ``# cooldown:`` line replaced)."""
+    lines = [row for row in text.splitlines(keepends=True) if not row.startswith(HEADER)]
+    end = next((i for i, row in enumerate(lines) if not row.startswith("#")), len(lines))
+    return "".join([*lines[:end], line, *lines[end:]])
+
+
+def resolver_args(resolver: str, cutoff: datetime | None, exempt: Iterable[str] = ()) -> list[str]:
+    """The resolver's own options for ``cutoff``: pip-compile's ``--uploaded-prior-to`` (pip
+    has no per-package exemption), uv's ``--exclude-newer`` with ``exempt`` opted out."""
+    if cutoff is None:
+        return []
+    if resolver != "uv":
+        return ["--uploaded-prior-to", iso(cutoff)]
+    args = ["--exclude-newer", iso(cutoff)]
+    return args + [
+        a for name in sorted(set(exempt)) for a in ("--exclude-newer-package", f"{name}=false")
+    ]
+
+
+def local_folder(location: str) -> Path | None:
+    """The folder a ``file://`` URL or a path names, or None for a remote location."""
+    parts = urlsplit(location)
+    if parts.scheme == "file":
+        return Path(unquote(parts.path))
+    return Path(location) if not parts.scheme else None
+
+
+def local_projects(index: str) -> set[str]:
+    """The projects a local (``file://``) simple index has: its folders."""
+    folder = local_folder(index)
+    if folder is None or not folder.is_dir():
+        return set()
+    return {canonicalize_name(child.name) for child in folder.iterdir() if child.is_dir()}
+
+
+def uploads(name: str, indexes: Sequence[str]) -> list[tuple[Version, datetime | None]]:
+    """(version, upload time or None) of each file of ``name`` the ``indexes`` list: PEP 691
+    JSON's ``upload-time`` (PEP 700); a local index's or an HTML page's files have none."""
+    import requests
+
+    from . import hashes, net
+
+    found: list[tuple[Version, datetime | None]] = []
+    with net.session() as http:
+        for index in indexes:
+            url = f"{index.rstrip('/')}/{name}/"
+            if local_folder(index) is not None:
+                files = hashes.read(http, url)
+                found += [(v, None) for f in files if (v := _version(f.url, name))]
+                continue
+            try:
+                answer = net.get(http, url, {"Accept": f"{SIMPLE_JSON}, text/html;q=0.1"})
+            except requests.RequestException:
+                continue
+            if answer.status != 200:
+                continue
+            if not answer.headers.get("Content-Type", "").startswith(SIMPLE_JSON):
+                files = hashes.from_page(answer.body.decode("utf-8", "replace"), url)
+                found += [(v, None) for f in files if (v := _version(f.url, name))]
+                continue
+            try:
+                items = answer.json().get("files", [])
+            except (ValueError, AttributeError):
+                continue
+            for item in items if isinstance(items, list) else []:
+                if isinstance(item, dict) and (v := _version(str(item.get("filename", "")), name)):
+                    found.append((v, parse_time(str(item.get("upload-time") or ""))))
+    return found
+
+
+def _version(url: str, name: str) -> Version | None:
+    parsed = parse_filename(url_filename(url))
+    return Version(parsed[1]) if parsed and parsed[0] == canonicalize_name(name) else None
+
+
+def created(asset: Asset) -> datetime | None:
+    """When a release file was uploaded (the API's ``created_at``), or None if not known."""
+    return parse_time(asset.created_at) if asset.created_at else None
+
+
+@dataclass
+class Cooldown:
+    """The cutoff one compile holds to, and the sources found to give no upload times."""
+
+    cutoff: datetime | None
+    duration: timedelta
+    indexes: list[str]
+    lock: Path
+    exempt: set[str] = field(default_factory=set)  # uv: taken whatever the cutoff
+    untimed_off: str = ""  # pip: the source with no upload times that turned the cutoff off
+    named: set[str] = field(default_factory=set)  # the sources named so far
+
+    def args(self, resolver: str, also: Iterable[str] = ()) -> list[str]:
+        """The resolver's options; ``also``: more packages exempted (the pins a platform's run
+        is held to, chosen under the cutoff already)."""
+        return resolver_args(resolver, self.cutoff, self.exempt | set(also))
+
+    def header(self) -> str:
+        return header_line(self.cutoff, self.untimed_off)
+
+    def name(self, source: str, what: str) -> None:
+        """Say once that ``source`` gives no upload times, so its files are taken anyway."""
+        if source not in self.named:
+            self.named.add(source)
+            print(f"cooldown: {mask_url(source)} gives no upload times ({what}): {self.taken()}")
+
+    def taken(self) -> str:
+        return "its files are taken whatever COOLDOWN says"
+
+    def run(
+        self,
+        command: Callable[[list[str]], list[str]],
+        settings: Settings,
+        page: Path,
+        made_by: str,
+    ) -> str:
+        """Run ``command(cooldown options)`` (backend.compile_command), exempting what the
+        sources give no upload times for; return the failure's output, or ""."""
+        failed = ""
+        for _ in range(TRIES):
+            failed = backend.run_compile(
+                command(self.args(settings.resolver)), settings, page, made_by
+            )
+            if not failed or self.cutoff is None:
+                return failed
+            refused = re.search(r"Index (\S+?)\.? does not provide upload-time metadata", failed)
+            if refused and settings.resolver != "uv":
+                source = re.sub(r"[^/]+/?$", "", refused[1].rstrip("/")) or refused[1]
+                self.name(source, "pip refuses such an index under a cutoff, and holds back "
+                          "nothing of one source only: this compile has no cutoff; RESOLVER=uv "
+                          "keeps it for the rest")  # fmt: skip
+                self.untimed_off, self.cutoff = mask_url(source), None
+                continue
+            names = {
+                canonicalize_name(n)
+                for n in re.findall(r"`([^`]+)` was filtered by `exclude-newer`", failed)
+            }
+            fresh = {
+                n
+                for n in names - self.exempt
+                if any(t is None for _, t in uploads(n, self.indexes))
+            }
+            if not fresh:
+                return failed
+            for name in sorted(fresh):
+                self.name(f"the index of {name}", "an HTML-only index")
+            self.exempt |= fresh
+        return failed
+
+    def explain(self, failed: str, specs: Mapping[str, SpecifierSet]) -> UserError | None:
+        """The cooldown's own message when it left a package with no candidate, else None."""
+        if self.cutoff is None:
+            return None
+        names = re.findall(r"`([^`]+)` was filtered by `exclude-newer`", failed)
+        names += re.findall(r"No matching distribution found for ([A-Za-z0-9._-]+)", failed)
+        for name in map(canonicalize_name, names):
+            spec = specs.get(name, SpecifierSet())
+            newer = sorted(
+                (v, t)
+                for v, t in uploads(name, self.indexes)
+                if t and t >= self.cutoff and spec.contains(v, True)
+            )
+            if newer:
+                version, when = newer[-1]
+                return UserError(self.too_new(name, str(version), when))
+        return None
+
+    def too_new(self, name: str, version: str, when: datetime) -> str:
+        """One line: the cooldown left ``name`` no candidate; COOLDOWN=0 takes it now."""
+        return (
+            f"{name}: the cooldown leaves no version in the range asked for: the newest, "
+            f"{version}, was uploaded {iso(when)}, after this compile's cutoff "
+            f"{iso(self.cutoff or when)} (COOLDOWN, {label(self.duration)}; the cutoff "
+            f"{self.lock} seals), and a `make upgrade` takes it from "
+            f"{iso(when + self.duration)}. To take it now, run the same command with "
+            "COOLDOWN=0 (e.g. `make requirements.txt COOLDOWN=0`)"
+        )
+
+    def releases(self, index: Index) -> Index:
+        """``index`` without the release versions uploaded at or after the cutoff (a file whose
+        ``created_at`` is not known counts as old, its source named); every name kept."""
+        if self.cutoff is None:
+            return index
+        kept: Index = {}
+        for name, versions in index.items():
+            kept[name] = {}
+            for version, files in versions.items():
+                times = [created(a) for a in files]
+                if any(t is None for t in times):
+                    self.name(files[0].repo or "the published index", "release files")
+                if all(t is None or t < (self.cutoff) for t in times):
+                    kept[name][version] = files
+        return kept
+
+    def release_problem(
+        self, names: Iterable[str], index: Index, kept: Index, specs: Mapping[str, SpecifierSet]
+    ) -> str:
+        """The message for a release package whose range only newer releases than the cutoff
+        fill, or ""."""
+        for name in sorted(names):
+            spec = specs.get(name, SpecifierSet())
+            if name in index and not list(spec.filter(kept.get(name, {}), True)):
+                newer = sorted(v for v in spec.filter(index[name], True))
+                if newer:
+                    when = min(t for a in index[name][newer[-1]] if (t := created(a)))
+                    return self.too_new(name, str(newer[-1]), when)
+        return ""
+
+
+def start(
+    settings: Settings, lock: Path, upgrade: bool, page: Path, now: datetime | None = None
+) -> Cooldown:
+    """The cooldown of one compile of ``lock``; names the sources that give no upload times."""
+    text = lock.read_text() if lock.is_file() else None
+    cutoff = choose(settings, text, upgrade, now or datetime.now(UTC))
+    indexes, links = backend.sources(settings, page)
+    cooldown = Cooldown(cutoff, settings.cooldown, indexes, lock)
+    if cutoff is None:
+        return cooldown
+    for index in indexes:
+        if local_folder(index) is not None:
+            cooldown.exempt |= local_projects(index)  # uv drops them; pip keeps local files
+            cooldown.name(index, "a local index")
+    for location in links:
+        if location == str(WHEELS) or location in settings.find_links:
+            cooldown.name(location, "find-links")
+    return cooldown
+
+
+def held_back(settings: Settings, lock: Path, assets: Sequence[Asset], page: Path) -> list[str]:
+    """What the cooldown held back in ``lock``: each pin with a newer version in its range
+    uploaded after the lock's sealed cutoff, with when the next `make upgrade` takes it."""
+    _, cutoff = sealed(lock.read_text()) if lock.is_file() else (False, None)
+    if cutoff is None:
+        return []
+    indexes, _ = backend.sources(settings, page)
+    specs = wanted(SOURCES)
+    releases: dict[str, list[tuple[Version, datetime | None]]] = {}
+    for asset in assets:
+        releases.setdefault(asset.project, []).append((Version(asset.version), created(asset)))
+    lines = []
+    for name, pin in sorted(read_pins(lock).items()):
+        try:
+            pinned = Version(pin)
+        except InvalidVersion:
+            continue
+        spec = specs.get(name, SpecifierSet())
+        candidates = releases[name] if name in releases else uploads(name, indexes)
+        newer = sorted(
+            (v, t)
+            for v, t in candidates
+            if v > pinned
+            and t is not None
+            and t >= cutoff
+            and spec.contains(v, settings.pre or None)
+        )
+        if newer:
+            version, when = newer[-1]
+            lines.append(
+                f"{name} {version} (uploaded {iso(when)}): taken by a `make upgrade` from "
+                f"{iso(when + settings.cooldown)}"
+            )
+    return lines
