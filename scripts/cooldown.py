@@ -37,7 +37,7 @@ from . import backend
 from .assets import Asset, Index, parse_filename, url_filename
 from .errors import UserError, mask_url
 from .requirements import read_pins, wanted
-from .settings import SOURCES, UNITS, WHEELS, Settings
+from .settings import FILES_PAGE, SOURCES, UNITS, WHEELS, Settings
 
 HEADER = "# cooldown: "  # the lock's header line recording the cutoff its compile used
 TRIES = 20  # compiles one lock may take while sources with no upload time are found
@@ -97,7 +97,8 @@ def header_line(cutoff: datetime | None, untimed_off: str = "") -> str:
     """The header line that seals ``cutoff`` into a lock."""
     if cutoff is not None:
         return f"{HEADER}uploaded before {iso(cutoff)}\n"
-    why = f"{untimed_off} gives no upload times" if untimed_off else "COOLDOWN=0"
+    # No source is ever written into a lock: the compile's output names it.
+    why = "a source gives no upload times" if untimed_off else "COOLDOWN=0"
     return f"{HEADER}none ({why})\n"
 
 
@@ -223,8 +224,12 @@ class Cooldown:
         sources give no upload times for; return the failure's output, or ""."""
         failed = ""
         for _ in range(TRIES):
+            # pip refuses a remote link with no upload time under a cutoff, and the resolver's
+            # page links GitHub for the release files not fetched: pip gets the page of the
+            # fetched ones alone (each release package is its file there, see lock.py).
+            pip_page = FILES_PAGE if self.cutoff and settings.resolver != "uv" else page
             failed = backend.run_compile(
-                command(self.args(settings.resolver)), settings, page, made_by
+                command(self.args(settings.resolver)), settings, pip_page, made_by
             )
             if not failed or self.cutoff is None:
                 return failed
