@@ -337,12 +337,15 @@ def start(
     return cooldown
 
 
-def held_back(settings: Settings, lock: Path, assets: Sequence[Asset], page: Path) -> list[str]:
+def held_back(
+    settings: Settings, lock: Path, assets: Sequence[Asset], page: Path
+) -> list[str] | None:
     """What the cooldown held back in ``lock``: each pin with a newer version in its range
-    uploaded after the lock's sealed cutoff, with when the next `make upgrade` takes it."""
+    uploaded after the lock's sealed cutoff, with when a `make upgrade` takes it (one line
+    each); None when the lock seals no cutoff."""
     _, cutoff = sealed(lock.read_text()) if lock.is_file() else (False, None)
     if cutoff is None:
-        return []
+        return None
     indexes, _ = backend.sources(settings, page)
     specs = wanted(SOURCES)
     releases: dict[str, list[tuple[Version, datetime | None]]] = {}
