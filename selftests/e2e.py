@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -228,10 +229,16 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def publish_model(
-    github: GitHubStandIn, folder: Path, version: str, spacy_range: str, model: str = MODEL
+    github: GitHubStandIn,
+    folder: Path,
+    version: str,
+    spacy_range: str,
+    model: str = MODEL,
+    created_at: datetime | None = None,
 ) -> None:
     """Publish ``model`` VERSION as a release: a wheel, an sdist that must never be built, and a
-    checksum file. Like spaCy's real assets, they have no API digest."""
+    checksum file. Like spaCy's real assets, they have no API digest. ``created_at``: when its
+    assets were uploaded (default: years ago, see standin.py)."""
     wheel = make_wheel(
         folder,
         model,
@@ -247,7 +254,9 @@ def publish_model(
         sdist.name: sdist.read_bytes(),
         f"{model}-{version}.sha256": b"not a package\n",
     }
-    github.add_release("explosion/spacy-models", f"{model}-{version}", files, digest=False)
+    github.add_release(
+        "explosion/spacy-models", f"{model}-{version}", files, digest=False, created_at=created_at
+    )
 
 
 @contextmanager
