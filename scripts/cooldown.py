@@ -39,7 +39,15 @@ from .errors import UserError, mask_url
 from .requirements import read_pins, wanted
 from .settings import FILES_PAGE, SOURCES, UNITS, WHEELS, Settings
 
-HEADER = "# cooldown: "  # the lock's header line recording the cutoff its compile used
+HEADER = "# cooldown: "
+# What uv says of a package it dropped under a cutoff: the hint of a range, or of a pin.
+FILTERED = r"`([^`]+)` was filtered by `exclude-newer`"
+NO_TIME = r"([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==\S+ has no publish time"
+TAKEN = "its files are taken whatever COOLDOWN says"
+PIP_OFF = (
+    "pip refuses such an index under a cutoff and cannot hold back the others alone, so this "
+    "compile has no cutoff; RESOLVER=uv keeps it for every other source"
+)  # the lock's header line recording the cutoff its compile used
 TRIES = 20  # compiles one lock may take while sources with no upload time are found
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 
@@ -139,20 +147,24 @@ def local_projects(index: str) -> set[str]:
     return {canonicalize_name(child.name) for child in folder.iterdir() if child.is_dir()}
 
 
-def uploads(name: str, indexes: Sequence[str]) -> list[tuple[Version, datetime | None]]:
-    """(version, upload time or None) of each file of ``name`` the ``indexes`` list: PEP 691
-    JSON's ``upload-time`` (PEP 700); a local index's or an HTML page's files have none."""
+Upload = tuple[Version, datetime | None, str]  # a file's version, upload time, index
+
+
+def uploads(name: str, indexes: Sequence[str]) -> list[Upload]:
+    """(version, upload time or None, index) of each file of ``name`` the ``indexes`` list:
+    PEP 691 JSON's ``upload-time`` (PEP 700); a local index's or an HTML page's files have
+    none."""
     import requests
 
     from . import hashes, net
 
-    found: list[tuple[Version, datetime | None]] = []
+    found: list[Upload] = []
     with net.session() as http:
         for index in indexes:
             url = f"{index.rstrip('/')}/{name}/"
             if local_folder(index) is not None:
                 files = hashes.read(http, url)
-                found += [(v, None) for f in files if (v := _version(f.url, name))]
+                found += [(v, None, index) for f in files if (v := _version(f.url, name))]
                 continue
             try:
                 answer = net.get(http, url, {"Accept": f"{SIMPLE_JSON}, text/html;q=0.1"})
@@ -162,7 +174,7 @@ def uploads(name: str, indexes: Sequence[str]) -> list[tuple[Version, datetime |
                 continue
             if not answer.headers.get("Content-Type", "").startswith(SIMPLE_JSON):
                 files = hashes.from_page(answer.body.decode("utf-8", "replace"), url)
-                found += [(v, None) for f in files if (v := _version(f.url, name))]
+                found += [(v, None, index) for f in files if (v := _version(f.url, name))]
                 continue
             try:
                 items = answer.json().get("files", [])
@@ -170,7 +182,7 @@ def uploads(name: str, indexes: Sequence[str]) -> list[tuple[Version, datetime |
                 continue
             for item in items if isinstance(items, list) else []:
                 if isinstance(item, dict) and (v := _version(str(item.get("filename", "")), name)):
-                    found.append((v, parse_time(str(item.get("upload-time") or ""))))
+                    found.append((v, parse_time(str(item.get("upload-time") or "")), index))
     return found
 
 
@@ -204,14 +216,11 @@ class Cooldown:
     def header(self) -> str:
         return header_line(self.cutoff, self.untimed_off)
 
-    def name(self, source: str, what: str) -> None:
+    def name(self, source: str, what: str, taken: str = TAKEN) -> None:
         """Say once that ``source`` gives no upload times, so its files are taken anyway."""
         if source not in self.named:
             self.named.add(source)
-            print(f"cooldown: {mask_url(source)} gives no upload times ({what}): {self.taken()}")
-
-    def taken(self) -> str:
-        return "its files are taken whatever COOLDOWN says"
+            print(f"cooldown: {mask_url(source)} gives no upload times ({what}): {taken}")
 
     def run(
         self,
@@ -236,38 +245,37 @@ class Cooldown:
             refused = re.search(r"Index (\S+?)\.? does not provide upload-time metadata", failed)
             if refused and settings.resolver != "uv":
                 source = re.sub(r"[^/]+/?$", "", refused[1].rstrip("/")) or refused[1]
-                self.name(source, "pip refuses such an index under a cutoff, and holds back "
-                          "nothing of one source only: this compile has no cutoff; RESOLVER=uv "
-                          "keeps it for the rest")  # fmt: skip
+                self.name(source, "an index", PIP_OFF)
                 self.untimed_off, self.cutoff = mask_url(source), None
-                continue
-            names = {
-                canonicalize_name(n)
-                for n in re.findall(r"`([^`]+)` was filtered by `exclude-newer`", failed)
-            }
-            fresh = {
-                n
-                for n in names - self.exempt
-                if any(t is None for _, t in uploads(n, self.indexes))
-            }
-            if not fresh:
+            elif not self.exempt_untimed(failed):
                 return failed
-            for name in sorted(fresh):
-                self.name(f"the index of {name}", "an HTML-only index")
-            self.exempt |= fresh
         return failed
+
+    def exempt_untimed(self, failed: str) -> bool:
+        """uv's run ``failed`` for packages it dropped under the cutoff: exempt those an index
+        lists with no upload time, naming the index. False when there is none (the cooldown
+        left a package no candidate, or something else failed)."""
+        names = re.findall(FILTERED, failed) + re.findall(NO_TIME, " ".join(failed.split()))
+        fresh = set()
+        for name in {canonicalize_name(n) for n in names} - self.exempt:
+            untimed = [index for _, when, index in uploads(name, self.indexes) if when is None]
+            if untimed:
+                fresh.add(name)
+                self.name(untimed[0], "an index")
+        self.exempt |= fresh
+        return bool(fresh)
 
     def explain(self, failed: str, specs: Mapping[str, SpecifierSet]) -> UserError | None:
         """The cooldown's own message when it left a package with no candidate, else None."""
         if self.cutoff is None:
             return None
-        names = re.findall(r"`([^`]+)` was filtered by `exclude-newer`", failed)
+        names = re.findall(FILTERED, failed)
         names += re.findall(r"No matching distribution found for ([A-Za-z0-9._-]+)", failed)
         for name in map(canonicalize_name, names):
             spec = specs.get(name, SpecifierSet())
             newer = sorted(
                 (v, t)
-                for v, t in uploads(name, self.indexes)
+                for v, t, _ in uploads(name, self.indexes)
                 if t and t >= self.cutoff and spec.contains(v, True)
             )
             if newer:
@@ -348,9 +356,11 @@ def held_back(
         return None
     indexes, _ = backend.sources(settings, page)
     specs = wanted(SOURCES)
-    releases: dict[str, list[tuple[Version, datetime | None]]] = {}
+    releases: dict[str, list[Upload]] = {}
     for asset in assets:
-        releases.setdefault(asset.project, []).append((Version(asset.version), created(asset)))
+        releases.setdefault(asset.project, []).append(
+            (Version(asset.version), created(asset), asset.repo)
+        )
     lines = []
     for name, pin in sorted(read_pins(lock).items()):
         try:
@@ -361,7 +371,7 @@ def held_back(
         candidates = releases[name] if name in releases else uploads(name, indexes)
         newer = sorted(
             (v, t)
-            for v, t in candidates
+            for v, t, _ in candidates
             if v > pinned
             and t is not None
             and t >= cutoff

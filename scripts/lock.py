@@ -410,18 +410,27 @@ class Compile:
                 break
         uv = replace(self.settings, resolver="uv")
         # COOLDOWN: the same cutoff for the other platforms; the pins made here are exempt.
-        cool = self.cool.args(
-            "uv", (n for _, n, _ in pinned(read_lines_of(self.output.read_text())))
-        )
+        made = [n for _, n, _ in pinned(read_lines_of(self.output.read_text()))]
+        cool = self.cool
 
         def for_platform(output: Path) -> list[str]:
             """uv's compile of the same inputs (their pins held by platforms.cover)."""
             return backend.compile_command(
-                uv, output, ins, constraints=constraints, only_binary=only_binary, cooldown=cool
+                uv,
+                output,
+                ins,
+                constraints=constraints,
+                only_binary=only_binary,
+                cooldown=cool.args("uv", made),
             )
 
         text = platforms.cover(
-            self.settings, self.output.read_text(), for_platform, RESOLVER_PAGE, f"make {self.lock}"
+            self.settings,
+            self.output.read_text(),
+            for_platform,
+            RESOLVER_PAGE,
+            f"make {self.lock}",
+            cool.exempt_untimed,  # COOLDOWN: a package its index gives no upload time for
         )
         atomic_write_text(self.output, text)
 
