@@ -181,3 +181,35 @@ def test_the_cooldown_holds_back_yesterdays_release_reports_it_and_verify_agrees
         # here), not the clock, which would hold back the 2.0 the lock pins.
         verified = project.run("verify")
         assert "requirements.txt is up to date" in verified.stdout
+
+
+@pytest.mark.e2e
+def test_an_index_with_no_upload_times_is_taken_and_named_in_one_line(
+    project: Project, tmp_path: Path
+) -> None:
+    # An HTML-only private index: its JSON, where it has one, gives no upload-time either.
+    wheel = make_wheel(tmp_path / "untimed", "plainpkg", "3.0")
+    with http_index([wheel], tmp_path / "http") as index:
+        project.env["PIP_EXTRA_INDEX_URL"] = index
+        project.write("requirements.in", project.read("requirements.in") + "plainpkg\n")
+
+        made = project.run("requirements.txt")
+
+        lock = project.read("requirements.txt")
+        assert "plainpkg==3.0 \\" in lock
+        named = [line for line in made.stdout.splitlines() if index in line]
+        assert named == [
+            f"cooldown: {index} gives no upload times (an index): "
+            + (
+                "its files are taken whatever COOLDOWN says"
+                if project.env["RESOLVER"] == "uv"
+                else cooldown.PIP_OFF
+            )
+        ], made.stdout
+        assert "127.0.0.3" not in lock  # the source is named in the output, never in the lock
+        # uv keeps the cutoff for every other package; pip can only do without it, and says so
+        if project.env["RESOLVER"] == "uv":
+            assert "# cooldown: uploaded before " in lock
+        else:
+            assert "# cooldown: none (a source gives no upload times)\n" in lock
+        assert "requirements.txt is up to date" in project.run("verify").stdout
