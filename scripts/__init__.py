@@ -16,8 +16,8 @@ Modules, each with one job; each imports only those above it:
 * backend: running pip-compile and pip, or uv (RESOLVER), the sources in their environment only
 * platforms: the locks made to hold on every platform of PLATFORMS, and the check that they do
 * hashes: the hashes of pinned files, from what their sources say
-* cooldown: the release cooldown (COOLDOWN): the cutoff a compile holds to, sealed in the lock
 * checks: the offline checks of inputs and locks
+* cooldown: the release cooldown (COOLDOWN): the cutoff a compile holds to, sealed in the lock
 * lock: compiling the locks (the release-package guard)
 * audit: the locks' pins against OSV's advisories (pip-audit), and the allow-list
 * install, wheels, deploy, pylock, publish, sbom, report: the other steps

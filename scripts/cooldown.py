@@ -33,13 +33,13 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from . import backend
+from . import backend, checks
 from .assets import Asset, Index, parse_filename, url_filename
 from .errors import UserError, mask_url
 from .requirements import read_pins, wanted
 from .settings import FILES_PAGE, SOURCES, UNITS, WHEELS, Settings
 
-HEADER = "# cooldown: "
+HEADER = "# cooldown: "  # the lock's header line recording the cutoff its compile used
 # What uv says of a package it dropped under a cutoff: the hint of a range, or of a pin.
 FILTERED = r"`([^`]+)` was filtered by `exclude-newer`"
 NO_TIME = r"([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==\S+ has no publish time"
@@ -47,7 +47,7 @@ TAKEN = "its files are taken whatever COOLDOWN says"
 PIP_OFF = (
     "pip refuses such an index under a cutoff and cannot hold back the others alone, so this "
     "compile has no cutoff; RESOLVER=uv keeps it for every other source"
-)  # the lock's header line recording the cutoff its compile used
+)
 TRIES = 20  # compiles one lock may take while sources with no upload time are found
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 
@@ -329,7 +329,8 @@ def start(
     settings: Settings, lock: Path, upgrade: bool, page: Path, now: datetime | None = None
 ) -> Cooldown:
     """The cooldown of one compile of ``lock``; names the sources that give no upload times."""
-    text = lock.read_text() if lock.is_file() else None
+    # Only a lock make wrote and nobody changed since says which cutoff it was compiled with.
+    text = lock.read_text() if lock.is_file() and not checks.seal_problems(lock) else None
     cutoff = choose(settings, text, upgrade, now or datetime.now(UTC))
     indexes, links = backend.sources(settings, page)
     cooldown = Cooldown(cutoff, settings.cooldown, indexes, lock)
