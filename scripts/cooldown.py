@@ -87,6 +87,12 @@ def sealed(text: str) -> tuple[bool, datetime | None]:
     return False, None
 
 
+def sealed_kept(text: str) -> list[str]:
+    """The pins a lock's header says were kept though uploaded after its cutoff."""
+    found = re.search(rf"(?m)^{HEADER}uploaded before \S+ \(and the pins of ([^)]*)\)$", text)
+    return found[1].split(", ") if found else []
+
+
 def choose(
     settings: Settings, lock_text: str | None, upgrade: bool, now: datetime
 ) -> datetime | None:
@@ -101,10 +107,12 @@ def choose(
     return (now - settings.cooldown).replace(microsecond=0)
 
 
-def header_line(cutoff: datetime | None, untimed_off: str = "") -> str:
-    """The header line that seals ``cutoff`` into a lock."""
+def header_line(cutoff: datetime | None, untimed_off: str = "", kept: Iterable[str] = ()) -> str:
+    """The header line that seals ``cutoff`` into a lock, and the pins uploaded after it that
+    an upgrade ``kept`` (uv)."""
     if cutoff is not None:
-        return f"{HEADER}uploaded before {iso(cutoff)}\n"
+        names = f" (and the pins of {', '.join(sorted(kept))})" if kept else ""
+        return f"{HEADER}uploaded before {iso(cutoff)}{names}\n"
     # No source is ever written into a lock: the compile's output names it.
     why = "a source gives no upload times" if untimed_off else "COOLDOWN=0"
     return f"{HEADER}none ({why})\n"
@@ -205,16 +213,26 @@ class Cooldown:
     indexes: list[str]
     lock: Path
     exempt: set[str] = field(default_factory=set)  # uv: taken whatever the cutoff
+    pinned: dict[str, str] = field(default_factory=dict)  # the lock's pins: never too new
+    kept: dict[str, datetime] = field(default_factory=dict)  # uv: pins newer than the cutoff
     untimed_off: str = ""  # pip: the source with no upload times that turned the cutoff off
     named: set[str] = field(default_factory=set)  # the sources named so far
 
     def args(self, resolver: str, also: Iterable[str] = ()) -> list[str]:
         """The resolver's options; ``also``: more packages exempted (the pins a platform's run
         is held to, chosen under the cutoff already)."""
-        return resolver_args(resolver, self.cutoff, self.exempt | set(also))
+        args = resolver_args(resolver, self.cutoff, self.exempt | set(also))
+        if args and resolver == "uv":
+            args += [
+                arg
+                for name, when in sorted(self.kept.items())
+                if name not in self.exempt | set(also)
+                for arg in ("--exclude-newer-package", f"{name}={iso(when)}")
+            ]
+        return args
 
     def header(self) -> str:
-        return header_line(self.cutoff, self.untimed_off)
+        return header_line(self.cutoff, self.untimed_off, self.kept)
 
     def name(self, source: str, what: str, taken: str = TAKEN) -> None:
         """Say once that ``source`` gives no upload times, so its files are taken anyway."""
@@ -306,7 +324,8 @@ class Cooldown:
                 times = [created(a) for a in files]
                 if any(t is None for t in times):
                     self.name(files[0].repo or "the published index", "release files")
-                if all(t is None or t < (self.cutoff) for t in times):
+                old = self.pinned.get(name) == str(version)  # a pin is kept, not taken anew
+                if old or all(t is None or t < self.cutoff for t in times):
                     kept[name][version] = files
         return kept
 
@@ -336,6 +355,12 @@ def start(
     cooldown = Cooldown(cutoff, settings.cooldown, indexes, lock)
     if cutoff is None:
         return cooldown
+    cooldown.pinned = read_pins(lock) if text is not None else {}
+    found, before = sealed(text or "")
+    if upgrade and found and (before is None or before > cutoff):
+        keep_pins(cooldown, settings.resolver, cooldown.pinned)
+    elif not upgrade and (names := sealed_kept(text or "")):
+        keep_pins(cooldown, settings.resolver, names)
     for index in indexes:
         if local_folder(index) is not None:
             cooldown.exempt |= local_projects(index)  # uv drops them; pip keeps local files
@@ -344,6 +369,28 @@ def start(
         if location == str(WHEELS) or location in settings.find_links:
             cooldown.name(location, "find-links")
     return cooldown
+
+
+def keep_pins(cooldown: Cooldown, resolver: str, names: Iterable[str]) -> None:
+    """An upgrade after a compile with a later cutoff (or none: an urgent fix taken with
+    COOLDOWN=0) keeps each pin of ``names`` its fresh cutoff would exclude, rather than move it
+    back: uv holds that package to just after its pin's upload (the lock's header names them, so
+    later compiles do too); pip, which has one cutoff for all, moves the cutoff there, saying
+    so."""
+    assert cooldown.cutoff is not None
+    for name in sorted(set(names) & cooldown.pinned.keys()):
+        version = cooldown.pinned[name]
+        times = [t for v, t, _ in uploads(name, cooldown.indexes) if t and str(v) == version]
+        if times and max(times) >= cooldown.cutoff:
+            cooldown.kept[name] = max(times) + timedelta(seconds=1)
+    if cooldown.kept and resolver != "uv":
+        cooldown.cutoff = max(cooldown.kept.values())
+        moved, cooldown.kept = cooldown.kept, {}
+        print(
+            f"cooldown: {', '.join(f'{n} {cooldown.pinned[n]}' for n in moved)} in "
+            f"{cooldown.lock} was uploaded after the cutoff (taken with COOLDOWN=0): pip has one "
+            f"cutoff for every package, so this upgrade holds them all to {iso(cooldown.cutoff)}"
+        )
 
 
 def held_back(

@@ -182,6 +182,15 @@ def test_the_cooldown_holds_back_yesterdays_release_reports_it_and_verify_agrees
         verified = project.run("verify")
         assert "requirements.txt is up to date" in verified.stdout
 
+        # The next `make upgrade` keeps the fix (and newpkg), rather than move them back under
+        # its fresh cutoff; verify agrees with that lock too.
+        again = project.run("upgrade")
+        kept = project.read("requirements.txt")
+        assert "fastpkg==2.0 \\" in kept and "newpkg==2.0 \\" in kept, again.stdout
+        assert "# cooldown: uploaded before " in kept
+        assert "downgraded" not in project.read("build/upgrade-report.md")
+        assert "requirements.txt is up to date" in project.run("verify").stdout
+
 
 @pytest.mark.e2e
 def test_an_index_with_no_upload_times_is_taken_and_named_in_one_line(
