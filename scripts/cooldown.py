@@ -215,6 +215,7 @@ class Cooldown:
     exempt: set[str] = field(default_factory=set)  # uv: taken whatever the cutoff
     pinned: dict[str, str] = field(default_factory=dict)  # the lock's pins: never too new
     kept: dict[str, datetime] = field(default_factory=dict)  # uv: pins newer than the cutoff
+    release_source: str = ""  # MODEL_INDEX_URL, whose index.json gives no created_at
     untimed_off: str = ""  # pip: the source with no upload times that turned the cutoff off
     named: set[str] = field(default_factory=set)  # the sources named so far
 
@@ -323,7 +324,7 @@ class Cooldown:
             for version, files in versions.items():
                 times = [created(a) for a in files]
                 if any(t is None for t in times):
-                    self.name(files[0].repo or "the published index", "release files")
+                    self.name(self.release_source or files[0].repo, "release files")
                 old = self.pinned.get(name) == str(version)  # a pin is kept, not taken anew
                 if old or all(t is None or t < self.cutoff for t in times):
                     kept[name][version] = files
@@ -353,6 +354,7 @@ def start(
     cutoff = choose(settings, text, upgrade, now or datetime.now(UTC))
     indexes, links = backend.sources(settings, page)
     cooldown = Cooldown(cutoff, settings.cooldown, indexes, lock)
+    cooldown.release_source = f"{settings.index_url}/index.json" if settings.index_url else ""
     if cutoff is None:
         return cooldown
     cooldown.pinned = read_pins(lock) if text is not None else {}
