@@ -33,7 +33,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from . import backend, checks
+from . import backend
 from .assets import Asset, Index, parse_filename, url_filename
 from .errors import UserError, mask_url
 from .requirements import read_pins, wanted
@@ -79,8 +79,6 @@ def label(duration: timedelta) -> str:
 def sealed(text: str) -> tuple[bool, datetime | None]:
     """(whether a lock's header records a cutoff, the cutoff or None for "no cooldown")."""
     for line in text.splitlines():
-        if not line.startswith("#"):
-            break
         if line.startswith(HEADER):
             found = re.match(r"uploaded before (\S+)", line.removeprefix(HEADER))
             return True, parse_time(found[1]) if found else None
@@ -349,8 +347,9 @@ def start(
     settings: Settings, lock: Path, upgrade: bool, page: Path, now: datetime | None = None
 ) -> Cooldown:
     """The cooldown of one compile of ``lock``; names the sources that give no upload times."""
-    # Only a lock make wrote and nobody changed since says which cutoff it was compiled with.
-    text = lock.read_text() if lock.is_file() and not checks.seal_problems(lock) else None
+    # A lock changed by hand keeps its cutoff as `make lock` keeps its pins: an edit could move
+    # either, so the cutoff is no weaker than the pins it came with.
+    text = lock.read_text() if lock.is_file() else None
     cutoff = choose(settings, text, upgrade, now or datetime.now(UTC))
     indexes, links = backend.sources(settings, page)
     cooldown = Cooldown(cutoff, settings.cooldown, indexes, lock)
