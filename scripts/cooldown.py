@@ -6,7 +6,8 @@ cutoff instant: index packages through the resolver's own option (pip's ``--uplo
 which pip-compile passes on; uv's ``--exclude-newer``, for the other platforms' runs too),
 release packages by their asset's ``created_at``.
 
-Which cutoff: `make upgrade` (``compile --upgrade``) takes a fresh one, now minus COOLDOWN;
+Which cutoff: `make upgrade` (``compile --upgrade``) takes a fresh one, now minus COOLDOWN
+(rounded down to the day, see ``grain``);
 every other compile (after an edit of requirements.in, `make verify`, a teammate's) takes the
 one the lock seals in its header (``# cooldown: ...``), so it agrees with the lock, and a new
 requirement gets no version newer than the last upgrade's cutoff; a lock with none (the first
@@ -76,6 +77,31 @@ def label(duration: timedelta) -> str:
     return f"{count} {unit}{'s' if count != 1 else ''}"
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def grain(duration: timedelta) -> timedelta:
+    """What a fresh cutoff is rounded down to: a whole UTC day for a COOLDOWN in days, an hour
+    for one in hours, else a minute. Two compiles the same day then agree (a teammate's first
+    compile, `make upgrade`'s two locks), at the price of a cooldown up to a grain longer."""
+    for step in (timedelta(days=1), timedelta(hours=1)):
+        if duration % step == timedelta(0):
+            return step
+    return timedelta(minutes=1)
+
+
+def fresh(now: datetime, duration: timedelta) -> datetime:
+    """The cutoff an upgrade at ``now`` takes: now minus ``duration``, rounded down."""
+    moment = now - duration
+    return moment - (moment - EPOCH) % grain(duration)
+
+
+def eligible(uploaded: datetime, duration: timedelta) -> datetime:
+    """When an upgrade first takes a version ``uploaded`` then: its fresh cutoff is past it."""
+    step = grain(duration)
+    return uploaded - (uploaded - EPOCH) % step + step + duration
+
+
 def sealed(text: str) -> tuple[bool, datetime | None]:
     """(whether a lock's header records a cutoff, the cutoff or None for "no cooldown")."""
     for line in text.splitlines():
@@ -102,7 +128,7 @@ def choose(
         found, cutoff = sealed(lock_text)
         if found:
             return cutoff
-    return (now - settings.cooldown).replace(microsecond=0)
+    return fresh(now, settings.cooldown)
 
 
 def header_line(cutoff: datetime | None, untimed_off: str = "", kept: Iterable[str] = ()) -> str:
@@ -307,7 +333,7 @@ class Cooldown:
             f"{version}, was uploaded {iso(when)}, after this compile's cutoff "
             f"{iso(self.cutoff or when)} (COOLDOWN, {label(self.duration)}; the cutoff "
             f"{self.lock} seals), and a `make upgrade` takes it from "
-            f"{iso(when + self.duration)}. To take it now, run the same command with "
+            f"{iso(eligible(when, self.duration))}. To take it now, run the same command with "
             "COOLDOWN=0 (e.g. `make requirements.txt COOLDOWN=0`)"
         )
 
@@ -430,6 +456,6 @@ def held_back(
             version, when = newer[-1]
             lines.append(
                 f"{name} {version} (uploaded {iso(when)}): taken by a `make upgrade` from "
-                f"{iso(when + settings.cooldown)}"
+                f"{iso(eligible(when, settings.cooldown))}"
             )
     return lines

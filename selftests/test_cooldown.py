@@ -45,7 +45,7 @@ def test_cooldown_reads_a_duration_and_zero_turns_it_off() -> None:
 def test_an_upgrade_takes_a_fresh_cutoff_every_other_compile_the_sealed_one() -> None:
     sealed = "# header\n# cooldown: uploaded before 2026-11-01T00:00:00Z\n# more\n"
     off = "#\n# cooldown: none (COOLDOWN=0)\n"
-    fresh = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
+    fresh = datetime(2026, 11, 25, tzinfo=UTC)  # a week before NOW, rounded down to the day
     seven = settings("7 days")
     assert cooldown.choose(seven, sealed, upgrade=True, now=NOW) == fresh
     assert cooldown.choose(seven, sealed, upgrade=False, now=NOW) == datetime(
@@ -55,6 +55,16 @@ def test_an_upgrade_takes_a_fresh_cutoff_every_other_compile_the_sealed_one() ->
     assert cooldown.choose(seven, "# no line\n", upgrade=False, now=NOW) == fresh  # first compile
     assert cooldown.choose(seven, None, upgrade=False, now=NOW) == fresh
     assert cooldown.choose(settings("0"), sealed, upgrade=False, now=NOW) is None  # the fix
+    hours = cooldown.choose(
+        settings("12 hours"), None, upgrade=True, now=NOW + timedelta(minutes=7)
+    )
+    assert hours == datetime(2026, 12, 2, 0, 0, tzinfo=UTC)  # rounded down to the hour
+    # An upgrade first takes a version uploaded at 10:00 when its cutoff passes 10:00: the
+    # next day boundary, a week on.
+    uploaded = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    assert cooldown.eligible(uploaded, timedelta(days=7)) == datetime(2026, 12, 9, tzinfo=UTC)
+    assert cooldown.fresh(datetime(2026, 12, 9, tzinfo=UTC), timedelta(days=7)) > uploaded
+    assert cooldown.fresh(datetime(2026, 12, 8, 23, 59, tzinfo=UTC), timedelta(days=7)) < uploaded
 
 
 def test_the_header_line_is_sealed_once_and_read_back() -> None:
@@ -112,13 +122,13 @@ def test_release_files_are_held_back_by_created_at_and_an_unknown_time_counts_as
     problem = cool.release_problem({"en-core-web-sm"}, index, kept, specs)
     assert problem.startswith("en-core-web-sm: the cooldown leaves no version in the range")
     assert "3.8.1, was uploaded 2026-12-01T12:00:00Z" in problem
-    assert "takes it from 2026-12-08T12:00:00Z" in problem and "COOLDOWN=0" in problem
+    assert "takes it from 2026-12-09T00:00:00Z" in problem and "COOLDOWN=0" in problem
     assert cool.release_problem({"en-core-web-sm"}, index, kept, {}) == ""
 
 
 UPLOADED = {
     "fastpkg-1.0": timedelta(days=30),  # last month: taken
-    "fastpkg-1.1": timedelta(days=7, hours=12),  # a week and a half-day: taken under 7 days
+    "fastpkg-1.1": timedelta(days=9),  # before any cutoff of 7 days (rounded down to the day)
     "fastpkg-2.0": timedelta(days=1),  # yesterday: held back
     "newpkg-2.0": timedelta(hours=1),  # an hour ago: nothing else of it
 }
@@ -142,19 +152,20 @@ def test_the_cooldown_holds_back_yesterdays_release_reports_it_and_verify_agrees
         upgraded = project.run("upgrade")
 
         lock = project.read("requirements.txt")
-        assert "fastpkg==1.1 \\" in lock  # from a week and a half ago, not yesterday's 2.0
+        assert "fastpkg==1.1 \\" in lock  # from nine days ago, not yesterday's 2.0
         assert "en-core-web-sm==3.8.0 \\" in lock  # 3.8.1's asset was created yesterday
         cutoff = re.search(r"# cooldown: uploaded before (\S+)\n", lock)
         assert cutoff, lock
         sealed = cooldown.parse_time(cutoff[1])
-        assert sealed and abs(sealed - (now - timedelta(days=7))) < timedelta(minutes=5)
+        week = timedelta(days=7)
+        assert sealed in (cooldown.fresh(now, week), cooldown.fresh(datetime.now(UTC), week))
         # the local index (no upload times) is named, once per lock, and its files taken
         local = r"cooldown: file://\S+ gives no upload times \(a local index\)"
         assert re.search(local, upgraded.stdout), upgraded.stdout
         report = project.read("build/upgrade-report.md")
         held = report.split("Held back by the cooldown")[1]
         when = uploaded[wheels["fastpkg-2.0"].name]
-        eligible = cooldown.iso((cooldown.parse_time(when) or now) + timedelta(days=7))
+        eligible = cooldown.iso(cooldown.eligible(cooldown.parse_time(when) or now, week))
         assert f"- fastpkg 2.0 (uploaded {when}): taken by a `make upgrade` from {eligible}" in held
         assert "- en-core-web-sm 3.8.1 (uploaded " in held
 
