@@ -237,7 +237,7 @@ class Cooldown:
     indexes: list[str]
     lock: Path
     exempt: set[str] = field(default_factory=set)  # uv: taken whatever the cutoff
-    pinned: dict[str, str] = field(default_factory=dict)  # the lock's pins: never too new
+    pinned: dict[str, str] = field(default_factory=dict)  # the lock's pins: kept, not taken anew
     kept: dict[str, datetime] = field(default_factory=dict)  # uv: pins newer than the cutoff
     release_source: str = ""  # MODEL_INDEX_URL, whose index.json gives no created_at
     untimed_off: str = ""  # pip: the source with no upload times that turned the cutoff off
@@ -257,6 +257,7 @@ class Cooldown:
         return args
 
     def header(self) -> str:
+        """The line this compile seals into its lock's header."""
         return header_line(self.cutoff, self.untimed_off, self.kept)
 
     def name(self, source: str, what: str, taken: str = TAKEN) -> None:
@@ -299,14 +300,14 @@ class Cooldown:
         lists with no upload time, naming the index. False when there is none (the cooldown
         left a package no candidate, or something else failed)."""
         names = re.findall(FILTERED, failed) + re.findall(NO_TIME, " ".join(failed.split()))
-        fresh = set()
+        found = set()
         for name in {canonicalize_name(n) for n in names} - self.exempt:
             untimed = [index for _, when, index in uploads(name, self.indexes) if when is None]
             if untimed:
-                fresh.add(name)
+                found.add(name)
                 self.name(untimed[0], "an index")
-        self.exempt |= fresh
-        return bool(fresh)
+        self.exempt |= found
+        return bool(found)
 
     def explain(self, failed: str, specs: Mapping[str, SpecifierSet]) -> UserError | None:
         """The cooldown's own message when it left a package with no candidate, else None."""
