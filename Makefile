@@ -58,7 +58,7 @@ OSV_URL ?= https://api.osv.dev/v1/query
 # The package in scripts/ reads these from the environment (scripts/settings.py), so no value
 # (a token, a licence key in a URL) ever appears on a command line that make echoes.
 export MODEL_REPOS MODEL_OWNERS MODEL_INDEX_URL INDEX_PACKAGES GITHUB_API_URL FIND_LINKS PRE PACKAGES \
-  RESOLVER PLATFORMS OSV_URL
+  RESOLVER PLATFORMS OSV_URL COOLDOWN
 
 TOOLS := $(TOOLS_VENV)/bin
 # Every step is a command of the package in scripts/ (`.tools/bin/python -m scripts --help`).

@@ -5,6 +5,9 @@
 # macos-arm64 macos-x86_64 windows-x86_64, or linux, macos, windows for all of one system's;
 # empty: only the kind of machine that compiles the locks
 PLATFORMS ?= linux macos windows
+# how long a version must have been published before `make upgrade` (or the first compile of a
+# new requirement) takes it, e.g. 7 days, 12 hours, 2 weeks; 0 turns the cooldown off
+COOLDOWN ?= 7 days
 # GitHub repositories whose release assets are linked (space separated)
 MODEL_REPOS ?= explosion/spacy-models
 # which repository owns a package that two of them offer: NAME=OWNER/REPO entries (space separated)

@@ -216,11 +216,13 @@ def index(settings: Settings, args: argparse.Namespace) -> int:
 
 def report(settings: Settings, args: argparse.Namespace) -> int:
     """Write what changed between two locks, and its advisories (build/upgrade-report.md)."""
-    from . import report
+    from . import cooldown, report
     from .assets import read_manifest
+    from .settings import RESOLVER_PAGE
 
     assets = read_manifest(MANIFEST, missing_ok=True)
-    text = report.write(args.before, args.after, assets, args.output, settings.osv_url)
+    held = cooldown.held_back(settings, args.after, assets, RESOLVER_PAGE)  # COOLDOWN
+    text = report.write(args.before, args.after, assets, args.output, settings.osv_url, held)
     if not args.quiet:
         print(text, end="")
     return 0

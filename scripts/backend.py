@@ -128,9 +128,11 @@ def compile_command(
     upgrade: bool = False,
     packages: Sequence[str] = (),
     hashes: bool = True,
+    cooldown: Sequence[str] = (),
 ) -> list[str]:
     """The command that writes ``output`` from ``inputs``; ``output``'s pins, if any, guide it.
-    With pip-tools and ``hashes=False``, the lock has no hashes yet (see hashes.py)."""
+    With pip-tools and ``hashes=False``, the lock has no hashes yet (see hashes.py); ``cooldown``
+    is the resolver's own cutoff options (cooldown.py)."""
     uv = settings.resolver == "uv"
     command = [*(UV_COMPILE if uv else PIP_COMPILE), "--output-file", str(output)]
     command += ["--generate-hashes"] if hashes and not uv else []
@@ -144,7 +146,7 @@ def compile_command(
     if upgrade and not packages:
         command.append("--upgrade")
     command += [arg for package in packages for arg in ("--upgrade-package", package)]
-    return command + [str(path) for path in inputs]
+    return command + list(cooldown) + [str(path) for path in inputs]
 
 
 def sources(settings: Settings, page: Path) -> tuple[list[str], list[str]]:

@@ -51,6 +51,15 @@ class Plan:
         return replace(self, tried=tried, keep={n: v for n, v in self.keep.items() if n != name})
 
 
+def kept(pins: Mapping[str, str], upgrade: bool, packages: Sequence[str]) -> dict[str, str]:
+    """The ``pins`` of requirements.txt a compile keeps while the ranges allow: all but those an
+    upgrade re-pins (``packages``; none: every one)."""
+    if upgrade and not packages:
+        return {}
+    moving = {canonicalize_name(name) for name in packages}
+    return {name: version for name, version in pins.items() if name not in moving}
+
+
 def releases(plan: Plan, index: Index, names: frozenset[str] | None = None) -> dict[str, Asset]:
     """The release file to compile with for each release package of the plan (or of
     ``names``): of the versions its ranges allow (any, for one that came in as a dependency)

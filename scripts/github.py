@@ -327,7 +327,10 @@ def release_assets(
             page = str(release.get("html_url") or "")
             page = page if urlsplit(page).scheme in ("https", "http") else ""
             api_url = str(item.get("url") or "")
+            created = str(item.get("created_at") or "")  # what a cooldown reads (cooldown.py)
             assets.append(
-                Asset(*parsed, name, url, sha256, repo, tag, prerelease, page, size, api_url)
+                Asset(
+                    *parsed, name, url, sha256, repo, tag, prerelease, page, size, api_url, created
+                )
             )
     return assets, skipped

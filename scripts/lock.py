@@ -26,14 +26,14 @@ import difflib
 import re
 import shutil
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from . import backend, checks, choose, fresh, listing, platforms
+from . import backend, checks, choose, cooldown, fresh, listing, platforms
 from .assets import (
     Asset,
     Index,
@@ -50,6 +50,7 @@ from .explain import CompileFailed, explain
 from .files import atomic_write_text, read_sha256sums
 from .requirements import (
     pinned,
+    pins_of,
     read_lines,
     read_lines_of,
     read_pins,
@@ -144,12 +145,19 @@ def compiled(target: Target) -> str:
     assets = (
         read_manifest(MANIFEST, missing_ok=True) if target.dev else listing.listed(target.settings)
     )
-    index = by_project(assets)
+    listed = by_project(assets)
     files = ReleaseFiles(target.settings, assets)
+    # COOLDOWN (cooldown.py): the cutoff this compile holds to, sealed into the lock below.
+    cool = cooldown.start(target.settings, target.lock, target.upgrade, RESOLVER_PAGE)
     with fresh.scratch_copy(target.lock) as scratch:
-        resolve_lock = resolve_dev if target.dev else resolve_rounds
-        text, chosen = resolve_lock(target, scratch, index, files)
+        if target.dev:
+            index = listed
+            text, chosen = resolve_dev(target, scratch, index, files, cool)
+        else:
+            index = cool.releases(listed)  # only the releases made before the cutoff
+            text, chosen = resolve_rounds(target, scratch, index, files, cool, listed)
     text = with_release_hashes(target, text, index, chosen, files)
+    text = cooldown.with_header(text, cool.header())
     text = record_inputs(text, target.sources, target.pre, target.settings.platforms)
     problems = checks.lock_problems(target.lock, assets, read_sha256sums(SHA256SUMS), text=text)
     if problems:
@@ -160,18 +168,26 @@ def compiled(target: Target) -> str:
 Resolved = tuple[str, dict[str, Asset]]  # the resolver's lock text, and the release files chosen
 
 
-def resolve_rounds(target: Target, scratch: Path, index: Index, files: ReleaseFiles) -> Resolved:
+def resolve_rounds(
+    target: Target,
+    scratch: Path,
+    index: Index,
+    files: ReleaseFiles,
+    cool: cooldown.Cooldown,
+    listed: Index,
+) -> Resolved:
     """requirements.txt resolved with each release package its release file (see
     ``choose.compile_inputs``): the version its pin keeps while the ranges allow, else the
     newest. Where a chosen file requires another release package outside the release chosen
     for it, the next round's plan matches them before the compile (``choose.matched``). When
     the resolver finds a chosen version in conflict with another requirement, the next round
     tries the next lower one, then re-resolves the conflict's other packages once
-    (``choose.after``)."""
+    (``choose.after``). ``index`` holds the releases the cooldown leaves, ``listed`` all of them:
+    a range only newer releases fill stops the compile with the cooldown's own message."""
     plan = Plan(
         names=frozenset(wanted([*SOURCES, LOCK]).keys() & index.keys()),
         specs=wanted(SOURCES),
-        keep=kept_pins(target),
+        keep=choose.kept(read_pins(LOCK), target.upgrade, target.packages),
         packages=target.packages,
         retry_conflict=not target.upgrade and LOCK.is_file(),
         pre=target.settings.pre,
@@ -179,6 +195,8 @@ def resolve_rounds(target: Target, scratch: Path, index: Index, files: ReleaseFi
     files.render()  # the pages as the manifest and the cache say, whatever became of them
     for _ in range(TRIES):
         chosen = choose.releases(plan, index)
+        if held := cool.release_problem(plan.names - chosen.keys(), listed, index, plan.specs):
+            raise UserError(held)
         files.ensure(chosen.values())  # the resolver reads them from build/, once
         requires = choose.requirements_of(chosen)
         if following := choose.widened(plan, requires, index) or choose.matched(
@@ -188,7 +206,7 @@ def resolve_rounds(target: Target, scratch: Path, index: Index, files: ReleaseFi
             continue
         files.render_resolver(plan.names)
         try:
-            return resolve(target, scratch, index, chosen, plan.packages), chosen
+            return resolve(target, scratch, index, chosen, cool, plan.packages), chosen
         except CompileFailed as failure:
             following = choose.after(plan, failure, chosen, index)
             if following is None:
@@ -201,7 +219,9 @@ def resolve_rounds(target: Target, scratch: Path, index: Index, files: ReleaseFi
     )
 
 
-def resolve_dev(target: Target, scratch: Path, index: Index, files: ReleaseFiles) -> Resolved:
+def resolve_dev(
+    target: Target, scratch: Path, index: Index, files: ReleaseFiles, cool: cooldown.Cooldown
+) -> Resolved:
     """requirements-dev.txt resolved with each release package requirements.txt pins as its
     pinned release file and every other one as nothing: a test tool that needs a model gets
     the model requirements.txt pins, and no file of a release package's name comes from an
@@ -213,7 +233,7 @@ def resolve_dev(target: Target, scratch: Path, index: Index, files: ReleaseFiles
     }
     files.ensure(chosen.values())
     try:
-        return resolve(target, scratch, index, chosen, target.packages), chosen
+        return resolve(target, scratch, index, chosen, cool, target.packages), chosen
     except CompileFailed as failure:
         unpinned = sorted(({failure.missing} | failure.conflict) & (index.keys() - chosen))
         if unpinned:
@@ -230,48 +250,74 @@ def resolve(
     scratch: Path,
     index: Index,
     chosen: Mapping[str, Asset],
+    cool: cooldown.Cooldown,
     packages: Sequence[str] = (),
 ) -> str:
-    """One run of the resolver into ``scratch`` (its own output file, whose pins guide it), with
-    ``chosen`` as the release files and ``packages`` re-resolved afresh; return the lock's text,
-    every pin hashed, held on every platform of PLATFORMS. Raise CompileFailed with the
-    resolver's reason explained. pip-compile's hashes come from what the sources say of their
-    files (``with_hashes``); only where they say nothing does pip-compile make them."""
+    """The resolver run into ``scratch`` (its own output file, whose pins guide it), with
+    ``chosen`` as the release files and ``packages`` re-resolved afresh, then for each other
+    platform of PLATFORMS; return the lock's text, every pin hashed, held on every platform."""
     for path, text in choose.compile_inputs(index, chosen).items():
         atomic_write_text(path, text)
     inputs = [p for p in target.sources if p.is_file() and p.suffix == ".in"]
     inputs += [] if target.dev else [RELEASE_INPUT]
     only_binary = choose.with_wheels(index)
-    for hashed in (False, True):
-        command = backend.compile_command(
-            target.settings,
-            scratch,
+
+    def command(output: Path, cutoff: list[str], hashed: bool = True, here: bool = True) -> Argv:
+        """The resolver's command into ``output`` with the cooldown's options ``cutoff``: this
+        machine's (``here``), or uv's for another platform (platforms.cover holds its pins)."""
+        settings = target.settings if here else replace(target.settings, resolver="uv")
+        return backend.compile_command(
+            settings,
+            output,
             inputs,
             constraints=(CONSTRAINTS,),
             only_binary=only_binary,
-            upgrade=target.upgrade,
-            packages=packages,
+            upgrade=target.upgrade and here,
+            packages=packages if here else (),
             hashes=hashed,
+            cooldown=cutoff,
         )
-        if failed := backend.run_compile(command, target.settings, RESOLVER_PAGE, target.made_by):
-            raise explain(failed, index, target.sources)
+
+    text = resolve_here(target, scratch, index, cool, command)
+    made = [name for _, name, _ in pinned(read_lines_of(text))]  # chosen under the cutoff
+    cutoff = cool.args("uv", made)
+    return platforms.cover(
+        target.settings,
+        text,
+        lambda output: command(output, cutoff, here=False),
+        RESOLVER_PAGE,
+        target.made_by,
+        cool.exempt_untimed,
+    )
+
+
+Argv = list[str]
+
+
+def resolve_here(
+    target: Target,
+    scratch: Path,
+    index: Index,
+    cool: cooldown.Cooldown,
+    command: Callable[..., Argv],
+) -> str:
+    """This machine's resolver run into ``scratch``, the cooldown exempting what the sources give
+    no upload times for; raise CompileFailed with the reason explained. pip-compile's hashes
+    come from what the sources say of their files (``with_hashes``); only where they say nothing
+    does it make them, in a second run."""
+    for hashed in (False, True):
+        run = partial(command, scratch, hashed=hashed)
+        if failed := cool.run(run, target.settings, RESOLVER_PAGE, target.made_by):
+            specs = wanted(target.sources)
+            raise cool.explain(failed, specs) or explain(failed, index, target.sources)
         text = scratch.read_text()
         if hashed or target.settings.resolver == "uv":
-            break
+            return text
         text, complete = with_hashes(target, text)
         if complete:
-            break
+            return text
         atomic_write_text(scratch, text)  # the hashes found guide pip-compile's own hashing
-    uv = replace(target.settings, resolver="uv")
-
-    def for_platform(output: Path) -> list[str]:
-        """uv's compile of the same inputs for another platform (platforms.cover holds its
-        pins to this machine's)."""
-        return backend.compile_command(
-            uv, output, inputs, constraints=(CONSTRAINTS,), only_binary=only_binary
-        )
-
-    return platforms.cover(target.settings, text, for_platform, RESOLVER_PAGE, target.made_by)
+    return text
 
 
 def with_hashes(target: Target, text: str) -> tuple[str, bool]:
@@ -320,24 +366,6 @@ def with_release_hashes(
     text = set_hashes(text, sets, urls)
     # --only-binary went to pip for every release package; the lock names those it pins.
     return re.sub(r"(?m)^--only-binary (\S+)\n", lambda m: m[0] if m[1] in sets else "", text)
-
-
-def kept_pins(target: Target) -> dict[str, str]:
-    """The pins of requirements.txt a compile keeps while the ranges allow: all but those
-    upgraded."""
-    if target.upgrade and not target.packages:
-        return {}
-    moving = {canonicalize_name(name) for name in target.packages}
-    return {n: v for n, v in read_pins(LOCK).items() if n not in moving}
-
-
-def pins_of(text: str) -> list[tuple[str, str, str, tuple[str, ...]]]:
-    """What a lock's text pins, whichever backend wrote it: each (name, version, marker,
-    hashes), sorted; no header, seal, option, ``# via`` or other comment."""
-    return sorted(
-        (name, version, str(line.requirement().marker or ""), tuple(sorted(line.hashes)))
-        for line, name, version in pinned(read_lines_of(text))
-    )
 
 
 def check_fresh(settings: Settings) -> int:

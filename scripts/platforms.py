@@ -185,12 +185,18 @@ def lock_platforms(text: str) -> list[str]:
 
 
 def cover(
-    settings: Settings, base: str, command: Callable[[Path], list[str]], page: Path, made_by: str
+    settings: Settings,
+    base: str,
+    command: Callable[[Path], list[str]],
+    page: Path,
+    made_by: str,
+    again: Callable[[str], bool] = lambda output: False,
 ) -> str:
     """``base`` (the lock this machine's compile wrote) made to hold on every platform of
     PLATFORMS: ``command(output)``, uv's compile of the same inputs into ``output`` (see
     backend.compile_command), is run for each other platform at once, held to ``base``'s pins,
-    and the results merged."""
+    and the results merged. A run that fails is run again while ``again(its output)`` says so
+    (the cooldown exempted a package its index gives no upload times for, cooldown.py)."""
     if not settings.platforms:
         return base
     platforms = covered(settings)
@@ -201,8 +207,9 @@ def cover(
     with tempfile.TemporaryDirectory(dir=BUILD, prefix=".platforms.") as scratch:
         pins = Path(scratch, "pins.txt")
         pins.write_text(held)
-        runs = {}
-        for platform in platforms[1:]:
+        env = backend.environment(uv, page, UV_CUSTOM_COMPILE_COMMAND=made_by)
+
+        def start(platform: Platform) -> tuple[Path, subprocess.Popen[str]]:
             output = Path(scratch, f"{platform.name}.txt")
             argv = [
                 *command(output),
@@ -213,16 +220,17 @@ def cover(
                 "--python-version",
                 PYTHON_VERSION,
             ]
-            env = backend.environment(uv, page, UV_CUSTOM_COMPILE_COMMAND=made_by)
-            runs[platform.name] = (
-                output,
-                subprocess.Popen(
-                    argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-                ),
+            return output, subprocess.Popen(
+                argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
             )
+
+        runs = {platform.name: start(platform) for platform in platforms[1:]}
         resolved = {}
         for name, (output, process) in runs.items():
             out, _ = process.communicate()
+            while process.returncode != 0 and again(out):
+                output, process = start(named(name))
+                out, _ = process.communicate()
             if process.returncode != 0:
                 raise UserError(
                     f"the lock made here cannot hold on {name} (PLATFORMS): "

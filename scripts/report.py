@@ -102,15 +102,27 @@ def release_packages(assets: Sequence[Asset]) -> Pages:
     return pages
 
 
-def security(before: Path, after: Path, osv_url: str, today: datetime.date | None = None) -> str:
-    """The Security section: the advisories OSV knows for the pins of ``before`` and ``after``."""
+def security(
+    before: Path,
+    after: Path,
+    osv_url: str,
+    today: datetime.date | None = None,
+    held: Sequence[str] | None = None,
+) -> str:
+    """The Security section: the advisories OSV knows for the pins of ``before`` and ``after``,
+    and what the cooldown held back (``held``, cooldown.held_back's lines; None: the lock seals
+    no cutoff, so nothing was)."""
     old, _ = audit.collect([before]) if before.is_file() else ([], [])
     new, skipped = audit.collect([after])
     lines = ["", "### Security", ""]
+    cooled = []
+    if held is not None:  # the lock seals a cutoff
+        cooled = ["", "Held back by the cooldown (uploaded after the cutoff the lock seals):", ""]
+        cooled += [f"- {line}" for line in held] or ["- none"]
     try:
         findings, unknown = audit.query(sorted(set(old) | set(new)), osv_url)
     except UserError as exc:
-        return "\n".join([*lines, f"Not checked: {exc}.", ""])
+        return "\n".join([*lines, f"Not checked: {exc}.", *cooled, ""])
     entries = audit.read_allow(audit.AUDIT_ALLOW)
     versions, new_pins = dict(new), set(new)
     on_new = [f for f in findings if (f.name, f.version) in new_pins]
@@ -127,18 +139,23 @@ def security(before: Path, after: Path, osv_url: str, today: datetime.date | Non
     if skipped or unknown:
         lines += ["", "Not audited:", ""]
         lines += [f"- {name} {version}: {why}" for (name, version), why in [*skipped, *unknown]]
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, *cooled]) + "\n"
 
 
 def write(
-    before: Path, after: Path, assets: Sequence[Asset], output: Path | None, osv_url: str
+    before: Path,
+    after: Path,
+    assets: Sequence[Asset],
+    output: Path | None,
+    osv_url: str,
+    held: Sequence[str] | None = None,
 ) -> str:
-    """The report of ``before`` -> ``after`` with its Security section, saved to ``output`` when
-    given."""
+    """The report of ``before`` -> ``after`` with its Security section (``held``: what the
+    cooldown held back), saved to ``output`` when given."""
     if not after.is_file():
         raise UserError(f"{after} is missing: run `make requirements.txt`")
     text = report(pins_by_marker(before), pins_by_marker(after), release_packages(assets))
-    text += security(before, after, osv_url)
+    text += security(before, after, osv_url, held=held)
     if output:
         atomic_write_text(output, text)
     return text

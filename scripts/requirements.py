@@ -121,6 +121,15 @@ def requirement_lines(path: Path) -> list[tuple[Line, Requirement, tuple[str, st
     ]
 
 
+def pins_of(text: str) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """What a lock's text pins, whichever backend wrote it: each (name, version, marker,
+    hashes), sorted; no header, seal, option, ``# via`` or other comment."""
+    return sorted(
+        (name, version, str(line.requirement().marker or ""), tuple(sorted(line.hashes)))
+        for line, name, version in pinned(read_lines_of(text))
+    )
+
+
 def read_pins(path: Path) -> dict[str, str]:
     """{canonical name: version} of the ``name==version`` lines of a requirements file."""
     return {name: version for _, name, version in pinned(read_lines(path))}

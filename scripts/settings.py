@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -66,6 +67,9 @@ PLATFORM_TARGETS = {
 DEFAULT_PLATFORMS = "linux macos windows"
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_OSV_URL = "https://api.osv.dev/v1/query"  # OSV's query API, as pip-audit asks it
+DEFAULT_COOLDOWN = "7 days"
+# COOLDOWN's units, as uv's --exclude-newer durations name them ("7 days"; "1 week").
+UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400}
 # OWNER/NAME as GitHub allows them.
 REPO_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
 
@@ -158,6 +162,21 @@ def osv_url_setting(value: str) -> str:
     return url
 
 
+def cooldown_setting(value: str) -> timedelta:
+    """COOLDOWN: how long a version must have been out before a compile takes it ("7 days",
+    "12 hours", "2 weeks"); ``0`` turns the cooldown off (a zero timedelta)."""
+    text = value.strip() or DEFAULT_COOLDOWN
+    if text == "0":
+        return timedelta(0)
+    match = re.fullmatch(r"(\d+) *([a-z]+?)s?", text.lower())
+    if not match or match[2] not in UNITS:
+        raise UserError(
+            f"COOLDOWN={text!r} is not a duration: write a number and a unit (seconds, minutes, "
+            f"hours, days or weeks), such as COOLDOWN=7 days, or 0 for none (settings.mk)"
+        )
+    return timedelta(seconds=int(match[1]) * UNITS[match[2]])
+
+
 def owners_setting(value: str) -> dict[str, str]:
     """MODEL_OWNERS: ``NAME=REPOSITORY`` entries, as {name: repository}."""
     owners: dict[str, str] = {}
@@ -185,6 +204,7 @@ class Settings:
     find_links: tuple[str, ...] = field(repr=False)  # FIND_LINKS, then the user's PIP_FIND_LINKS
     tokens: dict[str, str] = field(repr=False)  # GITHUB_TOKEN and GITHUB_TOKEN_<HOST>
     osv_url: str = field(default=DEFAULT_OSV_URL, repr=False)  # OSV_URL: what `make audit` asks
+    cooldown: timedelta = timedelta(days=7)  # COOLDOWN: how old a version must be (0: off)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -212,6 +232,7 @@ class Settings:
                 if name.startswith("GITHUB_TOKEN") and value.strip()
             },
             osv_url=osv_url_setting(environ.get("OSV_URL", "")),
+            cooldown=cooldown_setting(environ.get("COOLDOWN", "")),
         )
 
     def token(self, repo: Repo) -> str | None:

@@ -51,6 +51,7 @@ REPO = "explosion/spacy-models"
 MODEL = "en_core_web_sm"
 FIRST = "3.8.0"  # the newest en_core_web_sm in the release table
 NEW = "3.8.1"  # made up: the next release, which the table cannot list yet
+HOUR_OLD = "3.8.2"  # made up too: published an hour before the upgrade, which holds it back
 SPACY_RANGE = "spacy>=3.8.0,<3.9.0"  # what both require (the table's row for 3.8.0)
 SENTENCE = "The pipeline reads this sentence. Then it reads another one."
 SQUAT_VERSION = "999.9.9"
@@ -444,6 +445,9 @@ def upgrade(demo: Demo, step: Step) -> None:
         f"a new release appears: {tag} (made up: the table's newest is {FIRST}), published_at "
         f"{answer.json()['published_at']}, {age.days} days ago: a cooldown of a week lets it in",
     )
+    fresh = model_wheel(demo.folder / "releases", HOUR_OLD)
+    publish(demo.github, fresh, datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1))
+    step.show(f"and {MODEL}-{HOUR_OLD}, published an hour ago: COOLDOWN (7 days) holds it back")
     result = demo.make("upgrade")
     for line in lines_with(result.stdout, "API requests"):
         step.show(line)
@@ -454,6 +458,15 @@ def upgrade(demo: Demo, step: Step) -> None:
         step.show(line)
     lock = demo.project.read("requirements.txt")
     step.check("pinned", pins(lock).get("en-core-web-sm") == NEW, f"requirements.txt pins {NEW}")
+    held = lines_with(result.stdout, f"- en-core-web-sm {HOUR_OLD} (uploaded ")
+    for line in held:
+        step.show(line)
+    step.check(
+        "held back",
+        bool(held) and "# cooldown: uploaded before " in lock,
+        f"not {HOUR_OLD}: the report lists it as held back by the cooldown, with the day an "
+        "upgrade takes it; the lock seals the cutoff",
+    )
     saved = demo.project.path / "build/upgrade-report.md"
     step.check(
         "the report",
@@ -471,7 +484,11 @@ def upgrade(demo: Demo, step: Step) -> None:
     )
     step.check("installed", installed_versions(demo.project.path / ".venv", MODEL) == [NEW])
     demo.git("commit", "-q", "-am", "chore: monthly upgrade")
-    step.facts |= {"age_days": age.days, "pinned": pins(lock).get("en-core-web-sm")}
+    step.facts |= {
+        "age_days": age.days,
+        "pinned": pins(lock).get("en-core-web-sm"),
+        "held_back": HOUR_OLD if held else "",
+    }
 
 
 def teammate(demo: Demo, step: Step) -> None:

@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,7 @@ WHEEL_371 = "en_core_web_sm-3.7.1-py3-none-any.whl"
 # Only the tests' own settings reach a project: this machine's pip, GitHub and make settings
 # would change what it resolves.
 MINE = ("PIP_", "UV_", "GITHUB_", "MAKE", "FIND_LINKS", "MODEL_REPOS", "PRE", "PACKAGES",
-        "PYTEST_", "RESOLVER", "PLATFORMS")  # fmt: skip
+        "PYTEST_", "RESOLVER", "PLATFORMS", "COOLDOWN")  # fmt: skip
 
 
 # git with its own identity and none of this machine's config, for the commits a user makes.
@@ -228,10 +229,16 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def publish_model(
-    github: GitHubStandIn, folder: Path, version: str, spacy_range: str, model: str = MODEL
+    github: GitHubStandIn,
+    folder: Path,
+    version: str,
+    spacy_range: str,
+    model: str = MODEL,
+    created_at: datetime | None = None,
 ) -> None:
     """Publish ``model`` VERSION as a release: a wheel, an sdist that must never be built, and a
-    checksum file. Like spaCy's real assets, they have no API digest."""
+    checksum file. Like spaCy's real assets, they have no API digest. ``created_at``: when its
+    assets were uploaded (default: years ago, see standin.py)."""
     wheel = make_wheel(
         folder,
         model,
@@ -247,7 +254,9 @@ def publish_model(
         sdist.name: sdist.read_bytes(),
         f"{model}-{version}.sha256": b"not a package\n",
     }
-    github.add_release("explosion/spacy-models", f"{model}-{version}", files, digest=False)
+    github.add_release(
+        "explosion/spacy-models", f"{model}-{version}", files, digest=False, created_at=created_at
+    )
 
 
 @contextmanager
@@ -280,19 +289,28 @@ def private_mirror(
 
 
 @contextmanager
-def http_index(files: list[Path], root: Path) -> Iterator[str]:
+def http_index(
+    files: list[Path], root: Path, uploaded: dict[str, str] | None = None
+) -> Iterator[str]:
     """A simple index of ``files`` served over HTTP on 127.0.0.3, as a team's package index is:
-    PEP 691 JSON (with each file's size, PEP 700) to a client that asks for it, as PyPI answers
-    pip and uv, else PEP 503 HTML; links relative, with their sha256. Gives its simple/ URL."""
+    PEP 691 JSON (with each file's size, and its ``upload-time`` where ``uploaded`` gives one by
+    file name: PEP 700, as PyPI's JSON has them) to a client that asks for it, as PyPI answers
+    pip and uv, else PEP 503 HTML (which has no upload times); links relative, with their
+    sha256. Gives its simple/ URL."""
     pages: dict[str, list[dict[str, Any]]] = {}
     (root / "files").mkdir(parents=True, exist_ok=True)
     for path in files:
         shutil.copyfile(path, root / "files" / path.name)
         data = path.read_bytes()
-        pages.setdefault(canonicalize_name(path.name.split("-")[0]), []).append(
-            {"filename": path.name, "url": f"../../files/{path.name}", "size": len(data),
-             "hashes": {"sha256": hashlib.sha256(data).hexdigest()}}
-        )  # fmt: skip
+        entry: dict[str, Any] = {
+            "filename": path.name,
+            "url": f"../../files/{path.name}",
+            "size": len(data),
+            "hashes": {"sha256": hashlib.sha256(data).hexdigest()},
+        }
+        if uploaded and path.name in uploaded:
+            entry["upload-time"] = uploaded[path.name]
+        pages.setdefault(canonicalize_name(path.name.split("-")[0]), []).append(entry)
 
     class Handler(SimpleHTTPRequestHandler):
         def __init__(self, *args: Any, **kwargs: Any) -> None:

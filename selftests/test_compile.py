@@ -16,10 +16,10 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from scripts import backend, checks, choose, explain, lock, requirements
+from scripts import backend, checks, choose, cooldown, explain, lock, requirements
 from scripts.assets import Asset, Index
 from scripts.cache import ReleaseFiles
-from scripts.settings import CONSTRAINTS, RELEASE_INPUT, SOURCES, Settings
+from scripts.settings import CONSTRAINTS, RELEASE_INPUT, RESOLVER_PAGE, SOURCES, Settings
 
 DATA = Path(__file__).resolve().parent / "data"
 SM = "en-core-web-sm"
@@ -265,12 +265,16 @@ def test_an_upgrade_of_named_packages_re_pins_only_those_in_either_lock(
         return ""
 
     monkeypatch.setattr(backend, "run_compile", run_compile)
-    environ = {"PACKAGES": "pytest", "RESOLVER": "uv", "PLATFORMS": ""}
+    environ = {"PACKAGES": "pytest", "RESOLVER": "uv", "PLATFORMS": "", "COOLDOWN": "0"}
     target = lock.Target(Settings.from_environ(environ), dev, upgrade=True)
     scratch = tmp_path / "scratch.txt"
     scratch.write_text("")
-    resolve = lock.resolve_dev if dev else lock.resolve_rounds
-    resolve(target, scratch, {}, ReleaseFiles(target.settings, []))
+    files = ReleaseFiles(target.settings, [])
+    cool = cooldown.start(target.settings, target.lock, True, RESOLVER_PAGE)
+    if dev:
+        lock.resolve_dev(target, scratch, {}, files, cool)
+    else:
+        lock.resolve_rounds(target, scratch, {}, files, cool, {})
 
     assert commands and "--upgrade" not in commands[0]
     assert commands[0][commands[0].index("--upgrade-package") + 1] == "pytest"

@@ -57,8 +57,9 @@ def test_the_demo_shows_every_claim(tmp_path: Path) -> None:
     guard = steps["guard"]["facts"]
     assert guard["control_built"] and not guard["marker_exists"]
     assert not Path(guard["marker"]).exists()
-    # The upgrade pinned the new release, eight days old.
-    assert steps["upgrade"]["facts"] == {"age_days": 8, "pinned": "3.8.1"}
+    # The upgrade pinned the new release, eight days old ...
+    # ... and held back the one published an hour before it (COOLDOWN, 7 days).
+    assert steps["upgrade"]["facts"] == {"age_days": 8, "pinned": "3.8.1", "held_back": "3.8.2"}
     # The teammate's clone: no API request, the release file fetched once, the model loads.
     clone = steps["clone"]["facts"]
     assert clone["api_requests"] == 0 and clone["downloads"] == 1
