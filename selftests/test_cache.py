@@ -19,15 +19,12 @@ from pathlib import Path
 import pytest
 
 from e2e import WHEEL_380, Project
-from packages import make_wheel
-from scripts import checks, net
-from scripts.assets import read_manifest
+from scripts import checks
 from scripts.cache import ReleaseFiles, holds
 from scripts.files import Stamp, read_stamps
-from scripts.settings import MANIFEST, RELEASE_FILES, STAMPS, Settings
-from standin import REPO, run_standin
+from scripts.settings import RELEASE_FILES, STAMPS
+from test_net import WHEEL, fetch, github  # noqa: F401 (github: a fixture)
 
-WHEEL = "acme_model-1.0.0-py3-none-any.whl"
 _WATCHED: list[list[str]] = []  # the lists the audit hook appends to, while a test watches
 
 
@@ -58,23 +55,11 @@ def of(seen: list[str], name: str) -> int:
 
 
 @pytest.fixture
-def fetched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ReleaseFiles]:
+def fetched(request: pytest.FixtureRequest) -> ReleaseFiles:
     """acme_model 1.0.0 (no API digest, as spaCy's models) listed and fetched into a fresh
-    build/release-files, as `make install` fetches it."""
-    from scripts.__main__ import main
-
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setattr(net, "BACKOFF", 0)
-    monkeypatch.setenv("MODEL_REPOS", REPO)
-    with run_standin() as standin:
-        monkeypatch.setenv("GITHUB_API_URL", standin.api_url)
-        data = make_wheel(tmp_path / "made", "acme_model", "1.0.0", payload=os.urandom(300_000))
-        standin.add_release(REPO, "acme_model-1.0.0", {WHEEL: data.read_bytes()}, digest=False)
-        assert main(["links", "--quiet"]) == 0
-        files = ReleaseFiles(Settings.from_environ(os.environ), read_manifest(MANIFEST), True)
-        files.ensure(files.assets)
-        yield files
+    build/release-files, as `make install` fetches it (test_net's stand-in and fetch)."""
+    request.getfixturevalue("github")
+    return fetch()
 
 
 def lock_for(files: ReleaseFiles) -> Path:
