@@ -45,7 +45,7 @@ def session(netrc: bool = True) -> requests.Session:
     Retries (RETRIES) back off exponentially (BACKOFF). 4xx answers are returned to the
     caller, which knows what each means. With ``netrc=False`` it never sends ~/.netrc
     credentials (GitHub's requests: a ``default`` entry meant for a package index must not
-    reach GitHub, nor replace its token; notes row 7); give it ``auth`` for a credential.
+    reach GitHub, nor replace its token; requests' rebuild_auth); give it ``auth`` for a credential.
     """
     made = requests.Session() if netrc else _NoNetrcSession()
     if not netrc:
@@ -149,7 +149,7 @@ def get(http: requests.Session, url: str, headers: dict[str, str] | None = None)
 
 class _NoAuth(requests.auth.AuthBase):
     """No credentials but a request's own headers: keeps requests from putting a ~/.netrc
-    entry's in place of them (notes row 7)."""
+    entry's in place of them (requests' rebuild_auth)."""
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         return request
@@ -199,7 +199,7 @@ class Download:
     host, with a signed URL) is followed without them, so a token never leaves the host it was
     meant for. With ``netrc=False``, or when ``headers`` carry an Authorization of their own, no
     request sends ~/.netrc credentials (requests would put them in the token's place, and send a
-    ``default`` entry to the storage host too: notes row 7). A public file and a private one
+    ``default`` entry to the storage host too). A public file and a private one
     (its API URL, a token and ``Accept: application/octet-stream``) are the same kind of value,
     fetched the same way."""
 
@@ -223,7 +223,7 @@ class Downloader:
     again to hash it).
 
     The answer must be 200 (206 when resuming) and not an HTML page (GitHub's error pages and
-    login pages come with 200, notes row 8), and the whole file exactly the size and sha256 the
+    login pages come with 200, as users report), and the whole file exactly the size and sha256 the
     ``Download`` gives. A transfer that breaks off (or stalls) keeps what arrived in
     ``NAME.part``, stamped with the server's Last-Modified, and raises BrokeOff: the next call
     asks for the rest (``Range``, with ``If-Range``) and continues only when the server answers
