@@ -703,21 +703,14 @@ def test_the_deploy_lock_installs_with_plain_pip_and_nothing_else(project: Proje
     }
     api_before = len(project.github.api_requests())
     pip = [str(venv / "bin/python"), "-m", "pip", "install", "--quiet", "--require-hashes", "-r"]
-    plain = subprocess.run(
-        [*pip, str(project.path / "requirements.txt")],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+
+    def install(lock: str) -> subprocess.CompletedProcess[str]:
+        command = [*pip, str(project.path / lock)]
+        return subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+
+    plain = install("requirements.txt")
     assert "No matching distribution found for en-core-web-sm" in plain.stderr  # the control
-    result = subprocess.run(
-        [*pip, str(project.path / "requirements-deploy.txt")],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = install("requirements-deploy.txt")
     assert result.returncode == 0, result.stderr
     check = "import en_core_web_sm, spacy; print(en_core_web_sm.VERSION, spacy.VERSION)"
     version = subprocess.run(
