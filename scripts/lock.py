@@ -10,13 +10,15 @@ result passes the offline checks before it replaces the lock; on any failure the
 
 One compile, read top to bottom (``compile_lock`` is what `python -m scripts compile` runs):
 
-1. ``Target``: the lock, its sources and the settings, decided once.
+1. ``Target``: the lock, its sources and the settings, decided once; the cutoff the cooldown
+   holds it to (cooldown.py).
 2. ``resolve_rounds`` (requirements.txt) or ``resolve_dev`` (requirements-dev.txt): the
    release files chosen (choose.py), then ``resolve``: the resolver's run into its own output
    file, every pin hashed (``with_hashes``), the other platforms covered (platforms.py). A
    round that fails is explained (explain.py) and returns the next round's plan.
 3. ``with_release_hashes``: each release package its release files' hashes and URLs.
-4. ``record_inputs`` seals the text; the offline checks read it (checks.py).
+4. The cutoff's header line, then ``record_inputs``, seal the text; the offline checks read it
+   (checks.py).
 5. ``compile_lock`` writes it, once, over the lock; ``check_fresh`` compares it instead.
 """
 
