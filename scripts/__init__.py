@@ -18,7 +18,10 @@ Modules, each with one job; each imports only those above it:
 * platforms: the locks made to hold on every platform of PLATFORMS, and the check that they do
 * hashes: the hashes of pinned files, from what their sources say
 * checks: the offline checks of inputs and locks
-* cooldown: the release cooldown (COOLDOWN): the cutoff a compile holds to, sealed in the lock
+* cutoffs: the release cooldown's rule as values: the cutoff, its header line, each resolver's
+  options for it, the message when it leaves a requirement no version (pure)
+* cooldown: the release cooldown (COOLDOWN) of one compile: the sources' upload times, and the
+  sources that give none exempted and named
 * fresh: whether a lock is up to date with its inputs; the scratch copy a compile starts from
 * choose: the release file each release package is compiled with, round by round
 * lock: compiling the locks (the release-package guard)

@@ -159,7 +159,7 @@ def compiled(target: Target) -> str:
             index = cool.releases(listed)  # only the releases made before the cutoff
             text, chosen = resolve_rounds(target, scratch, index, files, cool, listed)
     text = with_release_hashes(target, text, index, chosen, files)
-    text = cooldown.with_header(text, cool.header())
+    text = cool.seal(text)  # the cutoff, in the header
     text = record_inputs(text, target.sources, target.pre, target.settings.platforms)
     problems = checks.lock_problems(target.lock, assets, read_sha256sums(SHA256SUMS), text=text)
     if problems:
