@@ -83,7 +83,7 @@ class Asset:
     page: str = ""  # the release's page on GitHub (html_url), for people
     size: int = 0  # bytes, as the API gives them: a download of another size is refused
     api_url: str = ""  # the asset's API URL: a private repository's files come from there
-    created_at: str = ""  # when it was uploaded (ISO 8601, the API's); "": not known (cooldown.py)
+    created_at: str = ""  # when it was uploaded (ISO 8601, the API's); "": not known (cutoffs.py)
 
 
 Index = dict[str, dict[Version, list[Asset]]]  # {project: {version: its release files}}

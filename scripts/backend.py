@@ -132,7 +132,7 @@ def compile_command(
 ) -> list[str]:
     """The command that writes ``output`` from ``inputs``; ``output``'s pins, if any, guide it.
     With pip-tools and ``hashes=False``, the lock has no hashes yet (see hashes.py); ``cooldown``
-    is the resolver's own cutoff options (cooldown.py)."""
+    is the resolver's own cutoff options (cutoffs.py)."""
     uv = settings.resolver == "uv"
     command = [*(UV_COMPILE if uv else PIP_COMPILE), "--output-file", str(output)]
     command += ["--generate-hashes"] if hashes and not uv else []
