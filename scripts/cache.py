@@ -17,6 +17,7 @@ its stamp.
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,6 +39,7 @@ from .files import (
 )
 from .requirements import pinned, read_lines, release_urls
 from .settings import (
+    BUILD,
     FILES_PAGE,
     LINKS_PAGE,
     RELEASE_FILES,
@@ -49,6 +51,9 @@ from .settings import (
 
 if TYPE_CHECKING:
     from .net import Download, Downloader
+
+# Held while release files are fetched (beside the cache: pip and uv read build/release-files).
+FETCH_LOCK = BUILD / "release-files.lock"
 
 # The files this process hashed itself, by name and stamp: `make verify` checks two locks that
 # pin the same model, and hashes it once.
@@ -98,6 +103,8 @@ class ReleaseFiles:
         missing = {asset.filename: asset for asset in assets if not self.has(asset.filename)}
         if missing:
             with _downloader() as fetch:
+                for filename in _fetched(self.sums, missing):
+                    del missing[filename]
                 for filename in sorted(missing):
                     target = RELEASE_FILES / filename
                     digest = _fetch_asset(fetch, self.settings, missing[filename], target)
@@ -133,6 +140,8 @@ class ReleaseFiles:
                     missing[filename] = (url, hashes.get(name, set()))
         if missing:
             with _downloader() as fetch:
+                for filename in _fetched(self.sums, list(missing)):
+                    del missing[filename]
                 for filename in sorted(missing):
                     url, pinned_hashes = missing[filename]
                     digest = _fetch_recorded(fetch, url, RELEASE_FILES / filename)
@@ -165,14 +174,28 @@ class ReleaseFiles:
 
 @contextmanager
 def _downloader() -> Iterator[Downloader]:
-    """A downloader with one session. The network modules (requests takes 0.1 s to import) are
-    imported here, when a file is to be fetched, so a run with every file in the cache (an edit,
-    an install) never pays for them."""
+    """A downloader with one session, holding the cache's fetch lock. The network modules
+    (requests takes 0.1 s to import) are imported here, when a file is to be fetched, so a run
+    with every file in the cache (an edit, an install) never pays for them.
+
+    The lock (``flock``: held per open file, so by one process or thread at a time, freed by
+    the operating system however it ends) is for the commands one run starts together (`make
+    -j`: the install's fetch and `compile --dev` both fetch a missing pinned file): the second
+    waits, then finds the file recorded (``_fetched``) instead of writing it a second time."""
     from . import net
 
     RELEASE_FILES.mkdir(parents=True, exist_ok=True)
-    with net.Downloader() as fetch:
-        yield fetch
+    with FETCH_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with net.Downloader() as fetch:
+            yield fetch
+
+
+def _fetched(sums: dict[str, str], filenames: Iterable[str]) -> list[str]:
+    """Of ``filenames``, those another command fetched and recorded meanwhile (read under the
+    fetch lock); ``sums`` takes in what SHA256SUMS records now, so nothing recorded is lost."""
+    sums.update(read_sha256sums(SHA256SUMS))
+    return [name for name in filenames if name in sums and (RELEASE_FILES / name).is_file()]
 
 
 def _keep(sums: dict[str, str], filename: str, sha256: str, quiet: bool) -> None:

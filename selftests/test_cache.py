@@ -9,10 +9,12 @@ Python that `make` starts (a ``sitecustomize`` on PYTHONPATH): the template's co
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from scripts.cache import ReleaseFiles, holds
 from scripts.errors import UserError
 from scripts.files import Stamp, read_stamps
 from scripts.settings import RELEASE_FILES, STAMPS
+from standin import GitHubStandIn
 from test_net import WHEEL, fetch, github  # noqa: F401 (github: a fixture)
 
 _WATCHED: list[list[str]] = []  # the lists the audit hook appends to, while a test watches
@@ -255,3 +258,37 @@ def test_install_then_sync_read_no_release_file(project: Project, tmp_path: Path
         assert opened == ""
         project.run("verify")
         assert log.read_text() != ""  # the hook sees reads: verify hashes the file
+
+
+def test_two_commands_fetching_one_missing_file_at_once_download_it_once(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make -j install` runs the install's fetch and `compile --dev` together, and both fetch
+    a pinned release file that is missing: the second waits for the first, then finds it
+    recorded. Each download waits (up to 2 s) for the other to start, so without the fetch lock
+    both would write the same file at once."""
+    from scripts import net
+
+    standin: GitHubStandIn = request.getfixturevalue("github")
+    files = fetch()
+    shutil.rmtree(RELEASE_FILES)
+    meet = threading.Barrier(2, timeout=2)
+    download = net.Downloader.first_found
+
+    def met_first(self: net.Downloader, *downloads: net.Download) -> str:
+        with contextlib.suppress(threading.BrokenBarrierError):  # the other waits for the lock
+            meet.wait()
+        return download(self, *downloads)
+
+    monkeypatch.setattr(net.Downloader, "first_found", met_first)
+    before = standin.downloads(WHEEL)
+    both = [ReleaseFiles(files.settings, files.assets, quiet=True) for _ in range(2)]
+    threads = [threading.Thread(target=one.ensure, args=(one.assets,)) for one in both]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert standin.downloads(WHEEL) == before + 1
+    assert both[0].sums[WHEEL] == both[1].sums[WHEEL] == files.sums[WHEEL]
+    assert holds(WHEEL, files.sums[WHEEL])
