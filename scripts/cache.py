@@ -109,8 +109,8 @@ class ReleaseFiles:
                     target = RELEASE_FILES / filename
                     digest = _fetch_asset(fetch, self.settings, missing[filename], target)
                     _keep(self.sums, filename, digest, self.quiet)
-            if self.assets:
-                page.write(LINKS_PAGE, self.assets, self.sums)
+                if self.assets:  # under the lock: what another command recorded stays linked
+                    page.write(LINKS_PAGE, self.assets, self.sums)
         return self.sums
 
     def ensure_pinned(self, lock: Path) -> dict[str, str]:
