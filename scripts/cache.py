@@ -17,6 +17,7 @@ its stamp.
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,6 +39,7 @@ from .files import (
 )
 from .requirements import pinned, read_lines, release_urls
 from .settings import (
+    BUILD,
     FILES_PAGE,
     LINKS_PAGE,
     RELEASE_FILES,
@@ -49,6 +51,9 @@ from .settings import (
 
 if TYPE_CHECKING:
     from .net import Download, Downloader
+
+# Held while release files are fetched (beside the cache: pip and uv read build/release-files).
+FETCH_LOCK = BUILD / "release-files.lock"
 
 # The files this process hashed itself, by name and stamp: `make verify` checks two locks that
 # pin the same model, and hashes it once.
@@ -97,12 +102,15 @@ class ReleaseFiles:
         """Fetch every asset not fetched yet; return SHA256SUMS as {file name: sha256}."""
         missing = {asset.filename: asset for asset in assets if not self.has(asset.filename)}
         if missing:
-            with self._downloader() as fetch:
+            with _downloader() as fetch:
+                for filename in _fetched(self.sums, missing):
+                    del missing[filename]
                 for filename in sorted(missing):
                     target = RELEASE_FILES / filename
-                    self._keep(filename, self._fetch_asset(fetch, missing[filename], target))
-            if self.assets:
-                page.write(LINKS_PAGE, self.assets, self.sums)
+                    digest = _fetch_asset(fetch, self.settings, missing[filename], target)
+                    _keep(self.sums, filename, digest, self.quiet)
+                if self.assets:  # under the lock: what another command recorded stays linked
+                    page.write(LINKS_PAGE, self.assets, self.sums)
         return self.sums
 
     def ensure_pinned(self, lock: Path) -> dict[str, str]:
@@ -131,22 +139,24 @@ class ReleaseFiles:
                 if not self.has(filename):
                     missing[filename] = (url, hashes.get(name, set()))
         if missing:
-            with self._downloader() as fetch:
+            with _downloader() as fetch:
+                for filename in _fetched(self.sums, list(missing)):
+                    del missing[filename]
                 for filename in sorted(missing):
                     url, pinned_hashes = missing[filename]
-                    digest = self._fetch_recorded(fetch, url, RELEASE_FILES / filename)
+                    digest = _fetch_recorded(fetch, url, RELEASE_FILES / filename)
                     if digest not in pinned_hashes:
                         (RELEASE_FILES / filename).unlink()
                         raise UserError(
                             f"{filename}: its sha256 {digest} is not one {lock} pins for it (the "
                             "file at that URL changed since the lock was made); nothing was kept"
                         )
-                    self._keep(filename, digest)
+                    _keep(self.sums, filename, digest, self.quiet)
 
     def download_to(self, asset: Asset, target: Path) -> str:
         """Download ``asset`` to ``target``, outside the cache, checked; return its sha256."""
-        with self._downloader() as fetch:
-            return self._fetch_asset(fetch, asset, target)
+        with _downloader() as fetch:
+            return _fetch_asset(fetch, self.settings, asset, target)
 
     def render(self) -> None:
         """Write the links page of every listed asset, and the page of the fetched files."""
@@ -158,94 +168,114 @@ class ReleaseFiles:
         names = set(reachable)
         page.write(RESOLVER_PAGE, [a for a in self.assets if a.project in names], self.sums)
 
-    @contextmanager
-    def _downloader(self) -> Iterator[Downloader]:
-        """A downloader with one session. The network modules (requests takes 0.1 s to import)
-        are imported here, when a file is to be fetched, so a run with every file in the cache
-        (an edit, an install) never pays for them."""
-        from . import net
 
-        RELEASE_FILES.mkdir(parents=True, exist_ok=True)
+# Fetching and recording one release file: functions of plain values, which ReleaseFiles calls.
+
+
+@contextmanager
+def _downloader() -> Iterator[Downloader]:
+    """A downloader with one session, holding the cache's fetch lock. The network modules
+    (requests takes 0.1 s to import) are imported here, when a file is to be fetched, so a run
+    with every file in the cache (an edit, an install) never pays for them.
+
+    The lock (``flock``: held per open file, so by one process or thread at a time, freed by
+    the operating system however it ends) is for the commands one run starts together (`make
+    -j`: the install's fetch and `compile --dev` both fetch a missing pinned file): the second
+    waits, then finds the file recorded (``_fetched``) instead of writing it a second time."""
+    from . import net
+
+    RELEASE_FILES.mkdir(parents=True, exist_ok=True)
+    with FETCH_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         with net.Downloader() as fetch:
             yield fetch
 
-    def _keep(self, filename: str, sha256: str) -> None:
-        """Record a file just fetched into the cache (hashed as it arrived): its sha256, its
-        stamp, and its link on the page of fetched files."""
-        self.sums[filename] = sha256
-        write_sha256sums(SHA256SUMS, self.sums)
-        stamps = read_stamps(STAMPS)
-        stamp = settled_stamp(RELEASE_FILES / filename)
-        if stamp is None:
-            stamps.pop(filename, None)  # hashed again at its next check
-        else:
-            stamps[filename] = (sha256, stamp)
-        write_stamps(STAMPS, stamps)
-        page.write_files(FILES_PAGE, self.sums)
-        if not self.quiet:
-            print(f"release-files: cached {filename}")
 
-    def _asset_downloads(self, asset: Asset, target: Path) -> list[Download]:
-        """Where a listed asset comes from, in the order to ask: its download URL, with no
-        token; then, for a private repository (the download URL answers 404: notes row 6) where
-        a token for its API is set, its API URL with ``Accept: application/octet-stream`` and
-        the token, which goes to the API alone (the redirect to the storage host is followed
-        without it)."""
-        from .net import Download
+def _fetched(sums: dict[str, str], filenames: Iterable[str]) -> list[str]:
+    """Of ``filenames``, those another command fetched and recorded meanwhile (read under the
+    fetch lock); ``sums`` takes in what SHA256SUMS records now, so nothing recorded is lost."""
+    sums.update(read_sha256sums(SHA256SUMS))
+    return [name for name in filenames if name in sums and (RELEASE_FILES / name).is_file()]
 
-        public = Download(asset.url, target, asset.sha256, asset.size or None, netrc=False)
-        token = self.settings.token_for(asset.api_url) if asset.api_url else None
-        if token is None:
-            return [public]
-        headers = {"Authorization": f"Bearer {token}", "Accept": "application/octet-stream"}
-        private = Download(asset.api_url, target, public.sha256, public.size, headers, False)
-        return [public, private]
 
-    def _fetch_asset(self, fetch: Downloader, asset: Asset, target: Path) -> str:
-        """Download one listed asset, checked (status, not HTML, the API's size and digest);
-        every failure one message naming the release and what to do."""
-        downloads = self._asset_downloads(asset, target)
-        try:
-            return fetch.first_found(*downloads)
-        except NotFound as exc:
-            if len(downloads) > 1:  # its API URL, with the token, answered 404 too
-                raise self._failed(asset, exc) from None
-            raise UserError(
-                f"{mask_url(asset.url)} answered 404: if {asset.repo} is private, set the token "
-                "that can read it (GITHUB_TOKEN for GITHUB_API_URL's host)"
-            ) from None
-        except BrokeOff as exc:
-            if exc.kept is None:
-                raise self._failed(asset, exc) from None
-            raise UserError(
-                f"release file of {asset.repo} {asset.tag}: {exc}. Run the same command again "
-                "to continue the download"
-            ) from None
-        except UserError as exc:
-            raise self._failed(asset, exc) from None
+def _keep(sums: dict[str, str], filename: str, sha256: str, quiet: bool) -> None:
+    """Record a file just fetched into the cache (hashed as it arrived): its sha256 in ``sums``
+    and SHA256SUMS, its stamp, and its link on the page of fetched files."""
+    sums[filename] = sha256
+    write_sha256sums(SHA256SUMS, sums)
+    stamps = read_stamps(STAMPS)
+    stamp = settled_stamp(RELEASE_FILES / filename)
+    if stamp is None:
+        stamps.pop(filename, None)  # hashed again at its next check
+    else:
+        stamps[filename] = (sha256, stamp)
+    write_stamps(STAMPS, stamps)
+    page.write_files(FILES_PAGE, sums)
+    if not quiet:
+        print(f"release-files: cached {filename}")
 
-    @staticmethod
-    def _failed(asset: Asset, exc: UserError) -> UserError:
-        """The message of a download of ``asset`` that failed and kept nothing."""
-        return UserError(
-            f"release file of {asset.repo} {asset.tag}: {exc}; nothing was kept. Run the same "
-            "command again later; if it fails again, run `make links` to refresh the links "
-            f"page (and if a hash differs again, tell the maintainers of {asset.repo})"
-        )
 
-    @staticmethod
-    def _fetch_recorded(fetch: Downloader, url: str, target: Path) -> str:
-        """Download a file a lock records; return its sha256 (the caller checks it)."""
-        from .net import Download
+def _asset_downloads(settings: Settings, asset: Asset, target: Path) -> list[Download]:
+    """Where a listed asset comes from, in the order to ask: its download URL, with no token;
+    then, for a private repository (its download URL answers 404 to a token: GitHub's docs) where a token for
+    its API is set, its API URL with ``Accept: application/octet-stream`` and the token, which
+    goes to the API alone (the redirect to the storage host is followed without it)."""
+    from .net import Download
 
-        try:
-            return fetch(Download(url, target, netrc=False))
-        except NotFound:
-            raise UserError(
-                f"{mask_url(url)} answered 404: if the repository is private, run "
-                "`make links` with the token that can read it, then the same command again"
-            ) from None
-        except BrokeOff as exc:
-            if exc.kept is None:
-                raise
-            raise UserError(f"{exc}. Run the same command again to continue the download") from None
+    public = Download(asset.url, target, asset.sha256, asset.size or None, netrc=False)
+    token = settings.token_for(asset.api_url) if asset.api_url else None
+    if token is None:
+        return [public]
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/octet-stream"}
+    private = Download(asset.api_url, target, public.sha256, public.size, headers, False)
+    return [public, private]
+
+
+def _fetch_asset(fetch: Downloader, settings: Settings, asset: Asset, target: Path) -> str:
+    """Download one listed asset, checked (status, not HTML, the API's size and digest); every
+    failure one message naming the release and what to do."""
+    downloads = _asset_downloads(settings, asset, target)
+    try:
+        return fetch.first_found(*downloads)
+    except NotFound as exc:
+        if len(downloads) > 1:  # its API URL, with the token, answered 404 too
+            raise _failed(asset, exc) from None
+        raise UserError(
+            f"{mask_url(asset.url)} answered 404: if {asset.repo} is private, set the token "
+            "that can read it (GITHUB_TOKEN for GITHUB_API_URL's host)"
+        ) from None
+    except BrokeOff as exc:
+        if exc.kept is None:
+            raise _failed(asset, exc) from None
+        raise UserError(
+            f"release file of {asset.repo} {asset.tag}: {exc}. Run the same command again "
+            "to continue the download"
+        ) from None
+    except UserError as exc:
+        raise _failed(asset, exc) from None
+
+
+def _failed(asset: Asset, exc: UserError) -> UserError:
+    """The message of a download of ``asset`` that failed and kept nothing."""
+    return UserError(
+        f"release file of {asset.repo} {asset.tag}: {exc}; nothing was kept. Run the same "
+        "command again later; if it fails again, run `make links` to refresh the links "
+        f"page (and if a hash differs again, tell the maintainers of {asset.repo})"
+    )
+
+
+def _fetch_recorded(fetch: Downloader, url: str, target: Path) -> str:
+    """Download a file a lock records; return its sha256 (the caller checks it)."""
+    from .net import Download
+
+    try:
+        return fetch(Download(url, target, netrc=False))
+    except NotFound:
+        raise UserError(
+            f"{mask_url(url)} answered 404: if the repository is private, run "
+            "`make links` with the token that can read it, then the same command again"
+        ) from None
+    except BrokeOff as exc:
+        if exc.kept is None:
+            raise
+        raise UserError(f"{exc}. Run the same command again to continue the download") from None

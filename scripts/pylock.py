@@ -31,8 +31,9 @@ from packaging.utils import parse_wheel_filename
 
 from . import backend, checks, hashes, install, net, platforms
 from .assets import url_filename
+from .cache import holds
 from .errors import UserError, mask_url
-from .files import atomic_write_text, sha256_file
+from .files import atomic_write_text
 from .requirements import Line, pinned, read_lines, release_file_urls
 from .settings import LOCK, MODEL_RAW, PLATFORM_TARGETS, RELEASE_FILES, Settings
 
@@ -114,6 +115,19 @@ def wanted(files: Iterable[tuple[str, str, int | None]], tags: set[Tag]) -> list
     return wheels or [f for f in files if not f[0].endswith(".whl")]
 
 
+def release_sha256(sums: Mapping[str, str], filename: str) -> str:
+    """The sha256 recorded when build/release-files/FILENAME was fetched, once the file is
+    proven the one recorded (cache.holds: not read while its stamp is the one hashed)."""
+    sha256 = sums.get(filename)
+    if sha256 is None or not holds(filename, sha256):
+        raise UserError(
+            f"{RELEASE_FILES / filename}: its sha256 is not the one recorded when it was "
+            "downloaded (it was changed since); delete it and run `make sync` to fetch it again "
+            "and reinstall, then `make export`"
+        )
+    return sha256
+
+
 def build(settings: Settings) -> str:
     """The text of pylock.toml for requirements.txt; raises UserError when it cannot be made."""
     problems = checks.lock_problems(LOCK, [], {})
@@ -129,14 +143,15 @@ def build(settings: Settings) -> str:
     )
     raw = raw_urls()
     packages = []
-    install.fetch_pinned(settings)  # the release files, to hash and measure
+    recorded = install.fetch_pinned(settings).sums  # the release files, fetched where missing
     with net.session() as http:
         for line, name, version in sorted(pins, key=lambda pin: pin[1]):
             files: list[tuple[str, str, int | None, str]] = []
             if name in releases:
                 url = releases[name]
-                cached = RELEASE_FILES / url_filename(url)
-                files = [(url_filename(url), url, cached.stat().st_size, sha256_file(cached))]
+                filename = url_filename(url)
+                cached = (RELEASE_FILES / filename).stat().st_size
+                files = [(filename, url, cached, release_sha256(recorded, filename))]
             # A file a folder of this machine has (a find-links folder, build/wheels) is named
             # by a URL another source gives for the same bytes, where one does.
             sums = {file: hashes.hash_of(http, file) for file in listed.get(name, [])}

@@ -9,20 +9,24 @@ Python that `make` starts (a ``sitecustomize`` on PYTHONPATH): the template's co
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from e2e import WHEEL_380, Project
-from scripts import checks
+from e2e import WHEEL_380, Project, http_index
+from scripts import checks, pylock
 from scripts.cache import ReleaseFiles, holds
+from scripts.errors import UserError
 from scripts.files import Stamp, read_stamps
 from scripts.settings import RELEASE_FILES, STAMPS
+from standin import GitHubStandIn
 from test_net import WHEEL, fetch, github  # noqa: F401 (github: a fixture)
 
 _WATCHED: list[list[str]] = []  # the lists the audit hook appends to, while a test watches
@@ -150,6 +154,26 @@ def test_a_restored_file_that_differs_is_refused(
     assert len(release_problems(fetched)) == 1
 
 
+def test_export_takes_the_recorded_sha256_unread_and_refuses_a_changed_file(
+    fetched: ReleaseFiles, reads: list[str]
+) -> None:
+    """pylock.toml's sha256 of a release file is the one recorded as it arrived: not read while
+    its stamp holds; a file changed since is refused, with the fix, not exported."""
+    digest = fetched.sums[WHEEL]
+    reads.clear()
+
+    assert pylock.release_sha256(fetched.sums, WHEEL) == digest
+    assert of(reads, WHEEL) == 0
+
+    cached = RELEASE_FILES / WHEEL
+    data = bytearray(cached.read_bytes())
+    data[-100] ^= 0x01
+    cached.unlink()
+    cached.write_bytes(bytes(data))
+    with pytest.raises(UserError, match=r"changed since\); delete it and run `make sync`"):
+        pylock.release_sha256(fetched.sums, WHEEL)
+
+
 def test_verify_hashes_every_file_whatever_its_stamp_once_a_run(
     fetched: ReleaseFiles, reads: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -196,33 +220,75 @@ def test_a_fresh_clone_fetch_is_recorded_too(
 
 @pytest.mark.e2e
 def test_install_then_sync_read_no_release_file(project: Project, tmp_path: Path) -> None:
-    """After `touch requirements.in`, `make install` and then `make sync` open the unchanged
-    release file 0 times for reading in any Python they start (the template's commands, pip);
-    `make verify` reads it. uv, a program of its own, is not seen here."""
-    project.run("install")
-    hook = tmp_path / "hook"
-    hook.mkdir()
-    log = tmp_path / "opens.log"
-    (hook / "sitecustomize.py").write_text(
-        "import os, sys\n"
-        f"_log = os.open({str(log)!r}, os.O_WRONLY | os.O_APPEND | os.O_CREAT)\n"
-        "def _audit(event, args):\n"
-        "    if event == 'open' and isinstance(args[0], (str, bytes, os.PathLike)):\n"
-        "        path, mode, flags = args\n"
-        "        if mode: reading = 'r' in mode or '+' in mode\n"
-        "        else: reading = (flags or 0) & os.O_ACCMODE != os.O_WRONLY\n"
-        f"        if reading and os.path.basename(os.fsdecode(path)) == {WHEEL_380!r}:\n"
-        "            os.write(_log, (' '.join(sys.argv[:3]) + '\\n').encode())\n"
-        "sys.addaudithook(_audit)\n"
-    )
-    project.env["PYTHONPATH"] = str(hook)
+    """After `touch requirements.in`, `make install`, `make sync` and then `make export` (whose
+    pylock.toml carries the file's size and sha256) open the unchanged release file 0 times for
+    reading in any Python they start (the template's commands, pip); `make verify` reads it.
+    uv, a program of its own, is not seen here."""
+    # The packages served over HTTP, as a team's index is: pylock.toml names public URLs only.
+    with http_index(project.index_files, tmp_path / "http-index") as index:
+        project.env["PIP_INDEX_URL"] = index
+        project.env["PLATFORMS"] = "linux"  # the index has no colorama (pytest on Windows)
+        project.run("install")
+        hook = tmp_path / "hook"
+        hook.mkdir()
+        log = tmp_path / "opens.log"
+        (hook / "sitecustomize.py").write_text(
+            "import os, sys\n"
+            f"_log = os.open({str(log)!r}, os.O_WRONLY | os.O_APPEND | os.O_CREAT)\n"
+            "def _audit(event, args):\n"
+            "    if event == 'open' and isinstance(args[0], (str, bytes, os.PathLike)):\n"
+            "        path, mode, flags = args\n"
+            "        if mode: reading = 'r' in mode or '+' in mode\n"
+            "        else: reading = (flags or 0) & os.O_ACCMODE != os.O_WRONLY\n"
+            f"        if reading and os.path.basename(os.fsdecode(path)) == {WHEEL_380!r}:\n"
+            "            os.write(_log, (' '.join(sys.argv[:3]) + '\\n').encode())\n"
+            "sys.addaudithook(_audit)\n"
+        )
+        project.env["PYTHONPATH"] = str(hook)
 
-    (project.path / "requirements.in").touch()
-    install = project.run("install")
-    sync = project.run("sync")
-    opened = log.read_text() if log.exists() else ""
+        (project.path / "requirements.in").touch()
+        install = project.run("install")
+        sync = project.run("sync")
+        exported = project.run("export")
+        opened = log.read_text() if log.exists() else ""
 
-    assert "scripts install" in install.stdout and "scripts install" in sync.stdout  # synced
-    assert opened == ""
-    project.run("verify")
-    assert log.read_text() != ""  # the hook sees reads: verify hashes the file
+        assert "scripts install" in install.stdout and "scripts install" in sync.stdout  # synced
+        assert "export: wrote pylock.toml" in exported.stdout
+        assert WHEEL_380 in project.read("pylock.toml")
+        assert opened == ""
+        project.run("verify")
+        assert log.read_text() != ""  # the hook sees reads: verify hashes the file
+
+
+def test_two_commands_fetching_one_missing_file_at_once_download_it_once(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make -j install` runs the install's fetch and `compile --dev` together, and both fetch
+    a pinned release file that is missing: the second waits for the first, then finds it
+    recorded. Each download waits (up to 2 s) for the other to start, so without the fetch lock
+    both would write the same file at once."""
+    from scripts import net
+
+    standin: GitHubStandIn = request.getfixturevalue("github")
+    files = fetch()
+    shutil.rmtree(RELEASE_FILES)
+    meet = threading.Barrier(2, timeout=2)
+    download = net.Downloader.first_found
+
+    def met_first(self: net.Downloader, *downloads: net.Download) -> str:
+        with contextlib.suppress(threading.BrokenBarrierError):  # the other waits for the lock
+            meet.wait()
+        return download(self, *downloads)
+
+    monkeypatch.setattr(net.Downloader, "first_found", met_first)
+    before = standin.downloads(WHEEL)
+    both = [ReleaseFiles(files.settings, files.assets, quiet=True) for _ in range(2)]
+    threads = [threading.Thread(target=one.ensure, args=(one.assets,)) for one in both]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert standin.downloads(WHEEL) == before + 1
+    assert both[0].sums[WHEEL] == both[1].sums[WHEEL] == files.sums[WHEEL]
+    assert holds(WHEEL, files.sums[WHEEL])

@@ -718,3 +718,25 @@ def test_the_deploy_lock_installs_with_plain_pip_and_nothing_else(project: Proje
     )
     assert version.stdout.split() == ["3.8.0", "3.8.2"]
     assert len(project.github.api_requests()) == api_before  # no API request
+
+
+def test_make_j_in_a_fresh_clone_fetches_the_model_once_for_both_locks(project: Project) -> None:
+    """`make -j2 install` in a fresh clone whose requirements-dev.in was edited: the install and
+    `compile --dev` run together, both need the missing model; it is downloaded once and both
+    locks come out right. (Here the fetches rarely meet: test_cache forces them to, to show
+    the fetch lock's work.)"""
+    project.run("install")
+    gets = project.github.downloads(WHEEL_380)
+    shutil.rmtree(project.path / "build")
+    shutil.rmtree(project.path / ".venv")
+    (project.path / "build").mkdir()
+    project.publish_index(make_wheel(project.path.parent / "more", "smalldep", "1.0"))
+    project.write("requirements-dev.in", project.read("requirements-dev.in") + "smalldep\n")
+
+    result = project.run("-j2", "install")
+
+    assert "compile: wrote requirements-dev.txt" in result.stdout
+    assert "smalldep==1.0" in project.read("requirements-dev.txt")
+    assert project.github.downloads(WHEEL_380) == gets + 1
+    assert project.python("import en_core_web_sm; print(en_core_web_sm.VERSION)") == "3.8.0"
+    project.run("verify")
