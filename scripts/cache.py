@@ -217,9 +217,10 @@ def _keep(sums: dict[str, str], filename: str, sha256: str, quiet: bool) -> None
 
 def _asset_downloads(settings: Settings, asset: Asset, target: Path) -> list[Download]:
     """Where a listed asset comes from, in the order to ask: its download URL, with no token;
-    then, for a private repository (its download URL answers 404 to a token: GitHub's docs) where a token for
-    its API is set, its API URL with ``Accept: application/octet-stream`` and the token, which
-    goes to the API alone (the redirect to the storage host is followed without it)."""
+    then, for a private repository (its download URL answers 404 to a token: GitHub's docs)
+    where a token for its API is set, its API URL with ``Accept: application/octet-stream`` and
+    the token, which goes to the API alone (the redirect to the storage host is followed
+    without it)."""
     from .net import Download
 
     public = Download(asset.url, target, asset.sha256, asset.size or None, netrc=False)
