@@ -282,11 +282,11 @@ def resolve(
 
     text = resolve_here(target, scratch, index, cool, command)
     made = [name for _, name, _ in pinned(read_lines_of(text))]  # chosen under the cutoff
-    cutoff = cool.args("uv", made)
     return platforms.cover(
         target.settings,
         text,
-        lambda output: command(output, cutoff, here=False),
+        # Asked at each run: a run again exempts what the last found untimed.
+        lambda output: command(output, cool.args("uv", made), here=False),
         RESOLVER_PAGE,
         target.made_by,
         cool.exempt_untimed,
