@@ -41,16 +41,19 @@ class Quiet(SimpleHTTPRequestHandler):
 def git(cwd: Path, *args: str) -> None:
     subprocess.run(
         ["git", "-c", "user.name=b", "-c", "user.email=b@example.invalid", *args],
-        cwd=cwd, check=True, capture_output=True,
-    )  # fmt: skip
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+    )
 
 
 def measure(project: Project, label: str, flows: list[tuple[str, int, int]], *args: str) -> None:
     """Run ``make ARGS`` and record its API requests and wheel downloads under ``label``."""
     api, gets = len(project.github.api_requests()), project.github.downloads(WHEEL)
     project.run(*args)
-    flows.append((label, len(project.github.api_requests()) - api,
-                  project.github.downloads(WHEEL) - gets))  # fmt: skip
+    flows.append(
+        (label, len(project.github.api_requests()) - api, project.github.downloads(WHEEL) - gets)
+    )
 
 
 def run(tmp: Path, index_url: str | None) -> list[tuple[str, int, int]]:
@@ -83,8 +86,9 @@ def run(tmp: Path, index_url: str | None) -> list[tuple[str, int, int]]:
         runner = Project(ci, project.github, project.env, project.index_files)
         measure(runner, "CI run (cached release files): install, verify", flows, "install")
         measure(runner, "", flows, "verify")
-        new = make_wheel(tmp / "new", "en_core_web_sm", "3.8.1", ["spacy>=3.8.0,<3.9.0"],
-                         code=MODEL_CODE)  # fmt: skip
+        new = make_wheel(
+            tmp / "new", "en_core_web_sm", "3.8.1", ["spacy>=3.8.0,<3.9.0"], code=MODEL_CODE
+        )
         project.github.add_release(REPO, "en_core_web_sm-3.8.1", {new.name: new.read_bytes()})
         measure(project, "monthly upgrade (one new model release)", flows, "upgrade")
     return flows

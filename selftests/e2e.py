@@ -48,8 +48,20 @@ WHEEL_380 = "en_core_web_sm-3.8.0-py3-none-any.whl"
 WHEEL_371 = "en_core_web_sm-3.7.1-py3-none-any.whl"
 # Only the tests' own settings reach a project: this machine's pip, GitHub and make settings
 # would change what it resolves.
-MINE = ("PIP_", "UV_", "GITHUB_", "MAKE", "FIND_LINKS", "MODEL_REPOS", "PRE", "PACKAGES",
-        "PYTEST_", "RESOLVER", "PLATFORMS", "COOLDOWN")  # fmt: skip
+MINE = (
+    "PIP_",
+    "UV_",
+    "GITHUB_",
+    "MAKE",
+    "FIND_LINKS",
+    "MODEL_REPOS",
+    "PRE",
+    "PACKAGES",
+    "PYTEST_",
+    "RESOLVER",
+    "PLATFORMS",
+    "COOLDOWN",
+)
 
 
 # git with its own identity and none of this machine's config, for the commits a user makes.
@@ -61,8 +73,17 @@ GIT_ENV = {
     "GIT_CONFIG_GLOBAL": os.devnull,
     "GIT_CONFIG_NOSYSTEM": "1",
 }
-MADE_BY_MAKE = {".git", ".tools", ".venv", ".run.lock", "node_modules", "__pycache__",
-                ".pytest_cache", ".ruff_cache", ".mypy_cache"}  # fmt: skip
+MADE_BY_MAKE = {
+    ".git",
+    ".tools",
+    ".venv",
+    ".run.lock",
+    "node_modules",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".mypy_cache",
+}
 
 
 def copy_template(dest: Path) -> Path:
@@ -89,10 +110,19 @@ def render_template(dest: Path, *answers: str, template: Path | None = None) -> 
     with tempfile.TemporaryDirectory() as scratch:
         source = template or copy_template(Path(scratch) / "template")
         result = subprocess.run(
-            [str(TOOLS / "copier"), "copy", "--defaults", "--quiet", *answers, str(source),
-             str(dest)],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
+            [
+                str(TOOLS / "copier"),
+                "copy",
+                "--defaults",
+                "--quiet",
+                *answers,
+                str(source),
+                str(dest),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     assert result.returncode == 0, f"copier copy failed:\n{result.stderr}"
     return dest
 

@@ -58,9 +58,14 @@ class Hostile(BaseHTTPRequestHandler):
             body = json.dumps([{"id": 1, "tag_name": "v1", "assets": "not a list"}]).encode()
             self._send(200, body)
         elif "/repos/reset/" in path:
-            self._send(403, b'{"message": "API rate limit exceeded"}', {
-                "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "9" * 30,
-            })  # fmt: skip
+            self._send(
+                403,
+                b'{"message": "API rate limit exceeded"}',
+                {
+                    "X-RateLimit-Remaining": "0",
+                    "X-RateLimit-Reset": "9" * 30,
+                },
+            )
         else:
             self._send(404, b'{"message": "Not Found"}')
 
@@ -197,8 +202,12 @@ def command(*args: str, **options: object) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
         [sys.executable, "-m", "scripts", *args],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **options,
-    )  # fmt: skip
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **options,
+    )
 
 
 def test_a_full_disk_is_one_line_and_changes_nothing(work, github: GitHubStandIn) -> None:
