@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime
 import re
+from pathlib import Path
 
 import pytest
 
-from e2e import Project
+from e2e import Project, publish_model
 from osv_standin import Advisory
 
 pytestmark = pytest.mark.e2e
@@ -72,9 +73,15 @@ def test_audit_finds_an_advisory_on_a_pin_names_the_fix_and_fails(project: Proje
     assert "audit-allow.toml entry 1 expired on" in expired.stdout
 
 
-def test_upgrade_reports_the_advisories_it_fixes_and_those_still_open(project: Project) -> None:
+def test_upgrade_reports_the_advisories_it_fixes_and_those_still_open(
+    project: Project, tmp_path: Path
+) -> None:
+    """The monthly upgrade of a copy, whole: it fixes one advisory, leaves one open, and the
+    cooldown holds back a model released yesterday; the report says all three."""
     project.write("requirements.in", "spacy>=3.7,<3.8\nen_core_web_sm>=3.7.0,<3.9.0\n")
     project.run("install")  # spacy 3.7.5, the model 3.7.1
+    yesterday = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1)
+    publish_model(project.github, tmp_path, "3.8.1", ">=3.8.0,<3.9.0", created_at=yesterday)
     project.osv.advisories += [
         Advisory("GHSA-spcy-fixd-0001", "spacy", fixed="3.8.0"),
         Advisory("GHSA-spcy-open-0002", "spacy", introduced="3.7.0", fixed="3.9.0"),
@@ -94,6 +101,9 @@ def test_upgrade_reports_the_advisories_it_fixes_and_those_still_open(project: P
     assert "GHSA-spcy-open-0002" not in fixed
     assert "- spacy 3.8.2: GHSA-spcy-open-0002, fixed in 3.9.0" in open_
     assert "- en-core-web-sm 3.8.0: a release package, not on PyPI" in open_
+    assert "en-core-web-sm==3.8.0 \\" in project.read("requirements.txt")  # not yesterday's
+    held = report.split("Held back by the cooldown")[1]
+    assert "- en-core-web-sm 3.8.1 (uploaded " in held
     after = project.run("audit", ok=False)
     assert "GHSA-spcy-fixd-0001" not in after.stdout
     assert "error: 1 advisory affects the pins above" in after.stderr
