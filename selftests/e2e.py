@@ -103,6 +103,17 @@ def copy_template(dest: Path) -> Path:
     return dest
 
 
+def copier_update(project: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``copier update`` in ``project`` with the default answers, as its team would."""
+    return subprocess.run(
+        [str(TOOLS / "copier"), "update", "--defaults", "--quiet"],
+        cwd=project,
+        env={**os.environ, **GIT_ENV},
+        capture_output=True,
+        text=True,
+    )
+
+
 def render_template(dest: Path, *answers: str, template: Path | None = None) -> Path:
     """Make a project at ``dest`` with ``copier copy`` from ``template`` (a plain copy of the
     template's checkout unless given), the default answers unless ``answers`` gives ``--data

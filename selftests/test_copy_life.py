@@ -20,6 +20,7 @@ from e2e import (
     TOOLS,
     WHEEL_380,
     Project,
+    copier_update,
     copy_template,
     make_project,
     publish_model,
@@ -282,13 +283,7 @@ def test_copier_update_brings_a_later_template_version(tmp_path: Path) -> None:
     git(template, "commit", "-q", "-am", "v1.1.0")
     git(template, "tag", "v1.1.0")
 
-    result = subprocess.run(
-        [copier, "update", "--defaults", "--quiet"],
-        cwd=project,
-        env={**os.environ, **GIT_ENV},
-        capture_output=True,
-        text=True,
-    )
+    result = copier_update(project)
 
     assert result.returncode == 0, result.stderr
     assert (project / "Makefile").read_text().endswith("# a later version of the template\n")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e import GIT_ENV, ROOT, TOOLS, copy_template, render_template
+from e2e import GIT_ENV, ROOT, TOOLS, copier_update, copy_template, render_template
 
 pytestmark = pytest.mark.e2e
 
@@ -65,13 +65,7 @@ def test_copier_update_never_overwrites_the_teams_readme(tmp_path: Path) -> None
     git(template, "commit", "-q", "-am", "v1.1.0")
     git(template, "tag", "v1.1.0")
 
-    result = subprocess.run(
-        [copier, "update", "--defaults", "--quiet"],
-        cwd=project,
-        env={**os.environ, **GIT_ENV},
-        capture_output=True,
-        text=True,
-    )
+    result = copier_update(project)
 
     assert result.returncode == 0, result.stderr
     assert "_commit: v1.1.0" in (project / ".copier-answers.yml").read_text()
