@@ -86,13 +86,22 @@ export RUN_LOCKED += $(CURDIR)
 endif
 endif
 
+# Steps that do not need each other run at once: the test tools' lock compiles while .venv is
+# synced. Two jobs, when one target is asked for (`make clean install` cleans first) and make can
+# (GNU make 4.3 or newer); `make -j1 install` runs every step one after the other.
+ifeq ($(MAKELEVEL)$(words $(GOALS)),01)
+ifneq ($(filter-out 3.% 4.0% 4.1% 4.2%,$(MAKE_VERSION)),)
+MAKEFLAGS += --jobs=2
+endif
+endif
+
 # The main path, in workflow order.
 
 # The tools environment: made once, made again when requirements-tools.txt or the Python of
 # .python-version changes (pip-compile runs in it, so the locks are for its Python). pip installs
 # uv alone from its lines of the lock; uv installs the rest, every hash checked, in seconds.
 $(TOOLS_VENV)/.installed: requirements-tools.txt .python-version
-	$(call venv,$(TOOLS_VENV),$(PYTHON) -m venv)
+	$(call venv,$(TOOLS_VENV),$(PYTHON) -m venv,$(PYTHON))
 	awk '/^uv==/ {take = 1; print; next} take && /^ / {print; next} {take = 0}' \
 	  requirements-tools.txt > $(TOOLS_VENV)/uv-requirement.txt
 	$(TOOLS)/python -m pip install --quiet --require-hashes --no-deps \
@@ -142,7 +151,7 @@ requirements-dev.txt: requirements-dev.in requirements.txt settings.mk | $(TOOLS
 # is put on the environment's path (a .pth file, no build and no hash to check), so your code
 # imports.
 $(VENV)/.synced: requirements.txt | $(TOOLS_VENV)/.installed
-	$(call venv,$(VENV),$(NEW_VENV))
+	$(call venv,$(VENV),$(NEW_VENV),$(VENV_PYTHON))
 	$(INSTALL) requirements.txt
 	$(VENV)/bin/python -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_path("purelib"),\
 	  "_project_src.pth").write_text(str(pathlib.Path("src").resolve()) + "\n")'
@@ -250,21 +259,26 @@ distclean: clean
 	rm -rf $(VENV) $(TOOLS_VENV)
 
 # How the two environments are made (the recipes above call these; read them last).
-# $(call venv,DIR,MAKER) makes the virtual environment DIR with MAKER unless it holds a working
-# Python of PYTHON_VERSION (with pip, which the sync needs; uv needs none): one left half-made by
-# an interrupted run, or by another Python, is made again. Only then is PYTHON asked for (it
-# stops with one line when PYTHON is missing or is not the Python of .python-version), so a run
-# that has its environment starts no other Python (a pyenv shim is slow to start).
+# $(call venv,DIR,MAKER,PY) makes the virtual environment DIR with MAKER, which runs the Python
+# PY, unless DIR holds a working Python of PYTHON_VERSION (with pip, which the sync needs; uv
+# needs none): one left half-made by an interrupted run, or by another Python, is made again.
+# Only then is PY asked for (it stops with one line when PY is missing or is not the Python of
+# .python-version), so a run that has its environment starts no other Python (a pyenv shim is
+# slow to start).
 venv = @$(1)/bin/python -c 'import sys$(if $(findstring uv,$(2)),,$(comma) pip); \
   sys.exit("%d.%d" % sys.version_info[:2] != "$(PYTHON_VERSION)")' 2>/dev/null || { \
-  $(PYTHON) -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != "$(PYTHON_VERSION)")' \
-  2>/dev/null || { echo "error: PYTHON=$(PYTHON) is not Python $(PYTHON_VERSION), the version\
+  $(3) -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != "$(PYTHON_VERSION)")' \
+  2>/dev/null || { echo "error: PYTHON=$(3) is not Python $(PYTHON_VERSION), the version\
  requirements.txt is locked for (.python-version): install Python $(PYTHON_VERSION), or run\
  make with PYTHON=/path/to/python$(PYTHON_VERSION)" >&2; exit 1; } && \
   echo "$(2) $(1)" && rm -rf $(1) && $(2) $(1); }
 comma := ,
-# What makes the project's environment: uv in a blink, or the standard library's venv.
-NEW_VENV := $(if $(filter uv,$(RESOLVER)),$(TOOLS)/uv venv --quiet --python $(PYTHON),$(PYTHON) -m venv)
+# The Python .venv is made from: PYTHON when you set it, else the tools' own, which is the
+# Python of .python-version already (a pyenv shim, asked twice, would cost half a second).
+VENV_PYTHON := $(if $(filter command line environment,$(origin PYTHON)),$(PYTHON),$(TOOLS)/python)
+# What makes the project's environment: uv in a blink, or the standard library's venv (either
+# makes it from the base interpreter of a virtual environment's Python).
+NEW_VENV := $(if $(filter uv,$(RESOLVER)),$(TOOLS)/uv venv --quiet --python $(VENV_PYTHON),$(VENV_PYTHON) -m venv)
 
 # The template's own self-tests (`make selftest`): only in the template, not in a copy.
 include $(wildcard selftests/selftests.mk)

@@ -259,10 +259,11 @@ def size(count: int) -> str:
 
 def table(results: dict[str, dict[str, Figures]]) -> str:
     """The Markdown table: seconds, model bytes fetched and peak memory per flow and kind."""
-    lines = ["| flow | " + " | ".join(KINDS) + " |", "|---" * (len(KINDS) + 1) + "|"]
+    kinds = list(results)
+    lines = ["| flow | " + " | ".join(kinds) + " |", "|---" * (len(kinds) + 1) + "|"]
     for flow in FLOWS:
         cells = []
-        for kind in KINDS:
+        for kind in kinds:
             seconds, fetched, peak = results[kind][flow]
             shown = f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
             cells.append(f"{shown} ({size(fetched) if fetched else '0'}; {size(peak * 1024)})")
@@ -293,9 +294,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run every kind N times, in turn, and show the medians (default 3)",
     )
     parser.add_argument("--settings", nargs="+", choices=SETTINGS, default=list(SETTINGS))
+    parser.add_argument(
+        "--kinds", nargs="+", choices=KINDS, default=list(KINDS), help="run only these kinds"
+    )
     parser.add_argument("--bandwidth", type=float, default=40, help="MB/s (default 40)")
     parser.add_argument("--latency", type=float, default=50, help="ms a request (default 50)")
     args = parser.parse_args(argv)
+    if args.write and args.kinds != list(KINDS):
+        parser.error("--write needs every kind: BENCHMARKS.md's tables show all four")
     tables = {}
     with tempfile.TemporaryDirectory() as tmp:
         rendered = render_template(Path(tmp) / "rendered")
@@ -304,13 +310,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             paced = (args.bandwidth * 2**20, args.latency / 1000) if setting.paced else (0, 0)
             pace(*paced)
             model = model_release(setting, Path(tmp) / name) if setting.megabytes else b""
-            runs: dict[str, list[dict[str, Figures]]] = {kind: [] for kind in KINDS}
+            runs: dict[str, list[dict[str, Figures]]] = {kind: [] for kind in args.kinds}
             for repeat in range(args.repeat):
                 base = Path(tmp) / f"{name}-{repeat}"
                 base.mkdir()
-                for kind in KINDS:
+                for kind in args.kinds:
                     runs[kind].append(measure(kind, base, rendered, setting, model))
-            tables[name] = table({kind: median_of(runs[kind]) for kind in KINDS})
+            tables[name] = table({kind: median_of(runs[kind]) for kind in args.kinds})
             print(f"{name}:\n{tables[name]}", flush=True)
     if args.write:
         path = ROOT / "BENCHMARKS.md"

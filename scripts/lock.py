@@ -256,17 +256,21 @@ def resolve(
     packages: Sequence[str] = (),
 ) -> str:
     """The resolver run into ``scratch`` (its own output file, whose pins guide it), with
-    ``chosen`` as the release files and ``packages`` re-resolved afresh, then for each other
-    platform of PLATFORMS; return the lock's text, every pin hashed, held on every platform."""
+    ``chosen`` as the release files and ``packages`` re-resolved afresh, and beside it for each
+    other platform of PLATFORMS; return the lock's text, every pin hashed, held on every
+    platform."""
     for path, text in choose.compile_inputs(index, chosen).items():
         atomic_write_text(path, text)
     inputs = [p for p in target.sources if p.is_file() and p.suffix == ".in"]
     inputs += [] if target.dev else [RELEASE_INPUT]
     only_binary = choose.with_wheels(index)
 
-    def command(output: Path, cutoff: list[str], hashed: bool = True, here: bool = True) -> Argv:
+    def command(
+        output: Path, cutoff: list[str], hashed: bool = True, here: bool = True, held: bool = False
+    ) -> Argv:
         """The resolver's command into ``output`` with the cooldown's options ``cutoff``: this
-        machine's (``here``), or uv's for another platform (platforms.cover holds its pins)."""
+        machine's (``here``), or uv's for another platform: beside this machine's run, re-pinning
+        what it re-pins (platforms.beside), or ``held`` to its pins (platforms.cover)."""
         settings = target.settings if here else replace(target.settings, resolver="uv")
         return backend.compile_command(
             settings,
@@ -274,22 +278,28 @@ def resolve(
             inputs,
             constraints=(CONSTRAINTS,),
             only_binary=only_binary,
-            upgrade=target.upgrade and here,
-            packages=packages if here else (),
+            upgrade=target.upgrade and not held,
+            packages=() if held else packages,
             hashes=hashed,
             cooldown=cutoff,
         )
 
-    text = resolve_here(target, scratch, index, cool, command)
+    cutoff = cool.args("uv")
+    beside = partial(command, cutoff=cutoff, here=False)
+    with platforms.beside(target.settings, beside, RESOLVER_PAGE, target.made_by, scratch) as early:
+        text = resolve_here(target, scratch, index, cool, command)
+        # Taken only if this machine's run kept the cooldown's options they were started with.
+        found = early() if cool.args("uv") == cutoff else {}
     made = [name for _, name, _ in pinned(read_lines_of(text))]  # chosen under the cutoff
     return platforms.cover(
         target.settings,
         text,
         # Asked at each run: a run again exempts what the last found untimed.
-        lambda output: command(output, cool.args("uv", made), here=False),
+        lambda output: command(output, cool.args("uv", made), here=False, held=True),
         RESOLVER_PAGE,
         target.made_by,
         cool.exempt_untimed,
+        found,
     )
 
 

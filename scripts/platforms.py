@@ -3,10 +3,12 @@
 pip-compile (and uv without ``--python-platform``) resolves for the machine it runs on: markers
 are evaluated there, so a package only another platform needs (colorama on Windows, through
 tqdm and click; the CUDA packages on Linux, through torch) is not in the lock, and
-``--require-hashes`` refuses to install there without it. So after the compile on this
-machine, uv resolves the same inputs once for each other platform, held to the pins already
-made: every package keeps one version everywhere, and what a platform adds comes into the lock
-with a marker naming where it is needed. Every pin then carries the hashes of its files for every
+``--require-hashes`` refuses to install there without it. So beside the compile on this
+machine, uv resolves the same inputs for each other platform, guided by the same pins; a
+platform whose result keeps every pin made here is taken as it is (the usual case, which costs
+no time of its own), and any other is resolved again, held to the pins made here: every package
+keeps one version everywhere, and what a platform adds comes into the lock with a marker naming
+where it is needed. Every pin then carries the hashes of its files for every
 platform. uv resolves for exactly the Python of .python-version (``--python-version`` with
 ``--python-platform`` is that version, where ``--universal`` would mean "this or newer").
 
@@ -22,7 +24,8 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -31,7 +34,7 @@ from packaging.utils import canonicalize_name
 from . import backend
 from .errors import UserError, mask_url
 from .explain import uv_reason
-from .requirements import read_lines_of
+from .requirements import read_lines_of, read_pins
 from .settings import BUILD, PLATFORM_TARGETS, Settings
 
 PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"  # the tools' = the locks'
@@ -184,6 +187,64 @@ def lock_platforms(text: str) -> list[str]:
     return []
 
 
+def target_args(platform: Platform) -> list[str]:
+    """uv's options that resolve for ``platform``, with the Python of .python-version."""
+    return ["--python-platform", str(platform.target), "--python-version", PYTHON_VERSION]
+
+
+@contextmanager
+def beside(
+    settings: Settings, command: Callable[[Path], list[str]], page: Path, made_by: str, guide: Path
+) -> Iterator[Callable[[], dict[str, str]]]:
+    """uv's compile for each other platform of PLATFORMS, started at once, beside this machine's
+    compile: ``command(output)`` resolves the same inputs, not held to any pin, each run guided
+    by the pins of ``guide`` (the lock's scratch copy, which guides this machine's run too).
+    Yields ``finished()``: waits for them and returns {platform name: lock text} of those that
+    succeeded, for ``cover`` to take where they agree with this machine's pins. Where they
+    agree (the usual case), the platforms cost no time of their own; a run still going when the
+    block ends is stopped."""
+    if not settings.platforms:
+        yield dict
+        return
+    env = backend.environment(
+        replace(settings, resolver="uv"), page, UV_CUSTOM_COMPILE_COMMAND=made_by
+    )
+    # The pins alone: uv keeps the hashes an output file lists for a version it keeps, and
+    # those are this machine's files, not the platform's.
+    pins = "".join(f"{name}=={version}\n" for name, version in read_pins(guide).items())
+    with tempfile.TemporaryDirectory(prefix="platforms.") as scratch:
+        runs = {}
+        for platform in covered(settings)[1:]:
+            output = Path(scratch, f"{platform.name}.txt")
+            output.write_text(pins)
+            argv = [*command(output), *target_args(platform)]
+            quiet = subprocess.DEVNULL
+            runs[platform.name] = (
+                output,
+                subprocess.Popen(argv, env=env, stdout=quiet, stderr=quiet),
+            )
+
+        def finished() -> dict[str, str]:
+            return {name: out.read_text() for name, (out, run) in runs.items() if run.wait() == 0}
+
+        try:
+            yield finished
+        finally:
+            for _, run in runs.values():
+                run.kill()
+                run.wait()
+
+
+def agrees(base: Mapping[str, Entry], other: Mapping[str, Entry]) -> bool:
+    """True when every package of ``base`` that ``other`` pins too has the same version there
+    (a direct reference: the same URL)."""
+    for name, mine in base.items():
+        theirs = other.get(name)
+        if theirs is not None and (mine.version or mine.head) != (theirs.version or theirs.head):
+            return False
+    return True
+
+
 def cover(
     settings: Settings,
     base: str,
@@ -191,17 +252,23 @@ def cover(
     page: Path,
     made_by: str,
     again: Callable[[str], bool] = lambda output: False,
+    early: Mapping[str, str] | None = None,
 ) -> str:
     """``base`` (the lock this machine's compile wrote) made to hold on every platform of
-    PLATFORMS: ``command(output)``, uv's compile of the same inputs into ``output`` (see
-    backend.compile_command), is run for each other platform at once, held to ``base``'s pins,
-    and the results merged. A run that fails is run again while ``again(its output)`` says so
-    (the cooldown exempted a package its index gives no upload times for, cooldown.py)."""
+    PLATFORMS. A platform's run from ``beside`` (``early``: {platform name: lock text}) that
+    agrees with every pin of ``base`` is taken as it is; for each other platform,
+    ``command(output)``, uv's compile of the same inputs into ``output`` (see
+    backend.compile_command), is run, all at once, held to ``base``'s pins. The results are
+    merged. A run that fails is run again while ``again(its output)`` says so (the cooldown
+    exempted a package its index gives no upload times for, cooldown.py)."""
     if not settings.platforms:
         return base
     platforms = covered(settings)
     uv = replace(settings, resolver="uv")
     _, found = entries(base)
+    resolved = {
+        name: text for name, text in (early or {}).items() if agrees(found, entries(text)[1])
+    }
     held = "".join(f"{e.name}=={e.version}\n" for e in found.values() if e.version)
     BUILD.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(dir=BUILD, prefix=".platforms.") as scratch:
@@ -211,21 +278,12 @@ def cover(
 
         def start(platform: Platform) -> tuple[Path, subprocess.Popen[str]]:
             output = Path(scratch, f"{platform.name}.txt")
-            argv = [
-                *command(output),
-                "--constraint",
-                str(pins),
-                "--python-platform",
-                str(platform.target),
-                "--python-version",
-                PYTHON_VERSION,
-            ]
+            argv = [*command(output), "--constraint", str(pins), *target_args(platform)]
             return output, subprocess.Popen(
                 argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
             )
 
-        runs = {platform.name: start(platform) for platform in platforms[1:]}
-        resolved = {}
+        runs = {p.name: start(p) for p in platforms[1:] if p.name not in resolved}
         for name, (output, process) in runs.items():
             out, _ = process.communicate()
             while process.returncode != 0 and again(out):

@@ -261,7 +261,10 @@ def test_a_pin_with_no_file_for_a_platform_stops_the_compile_naming_it(
     project: Project, tmp_path: Path
 ) -> None:
     only_linux = make_wheel(tmp_path / "linux-only", "fastcore", "2.0", tag=TAGS["linux-x86_64"])
-    project.publish_index(only_linux)
+    # Every other platform alone resolves to 1.0: that result, run beside this machine's
+    # compile, is not taken, since it does not keep the pin made here.
+    older = make_wheel(tmp_path / "pure", "fastcore", "1.0")
+    project.publish_index(only_linux, older)
     project.write("requirements.in", project.read("requirements.in") + "fastcore\n")
     failed = project.run("install", ok=False)
     assert failed.returncode != 0 and not (project.path / "requirements.txt").exists()
