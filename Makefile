@@ -34,7 +34,8 @@ include settings.mk
 # The Python version requirements.txt is locked for: .python-version (read by pyenv, uv and
 # actions/setup-python too).
 PYTHON_VERSION := $(shell cat .python-version 2>/dev/null)
-# the Python that makes both virtual environments (its version must be .python-version's)
+# the Python that makes .tools (its version must be .python-version's), and .venv when you set it
+# (else .venv is made from the tools' Python, the same one)
 PYTHON ?= $(shell command -v python$(PYTHON_VERSION) 2>/dev/null || echo python3)
 # the project's environment, synced from requirements.txt (and requirements-dev.txt for tests)
 VENV ?= .venv
