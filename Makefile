@@ -141,7 +141,8 @@ requirements.txt: requirements.in requirements-model.in settings.mk | $(TOOLS_VE
 # The test tools' lock, layered on requirements.txt (requirements-dev.in starts with
 # `-c requirements.txt`, so a package in both has one version); `make test` adds it. When an
 # edit changed no pin the two share, the compile of requirements.txt finds it up to date and
-# marks it so, and this does not run.
+# marks it so, and this does not run (with two jobs, make may have read the file's time before:
+# then this runs beside the sync and finds it up to date).
 requirements-dev.txt: requirements-dev.in requirements.txt settings.mk | $(TOOLS_VENV)/.installed
 	$(RUN) compile --dev
 
