@@ -146,13 +146,18 @@ requirements.txt: requirements.in requirements-model.in settings.mk | $(TOOLS_VE
 requirements-dev.txt: requirements-dev.in requirements.txt settings.mk | $(TOOLS_VENV)/.installed
 	$(RUN) compile --dev
 
-# The project environment: made when missing, synced when requirements.txt is newer. The
-# pinned release files are fetched into build/release-files first (once per machine, whatever
-# the file times of a fresh clone: from the URLs the lock records, with no API request), so
-# pip installs them from there; the lock is checked before pip reads it (`install`). src/
-# is put on the environment's path (a .pth file, no build and no hash to check), so your code
-# imports.
-$(VENV)/.synced: requirements.txt | $(TOOLS_VENV)/.installed
+# The project environment, made when missing: it needs no lock, so with two jobs it is made
+# while requirements.txt compiles (`python -m venv` takes seconds).
+$(VENV)/pyvenv.cfg: | $(TOOLS_VENV)/.installed
+	$(call venv,$(VENV),$(NEW_VENV),$(VENV_PYTHON))
+
+# The environment synced when requirements.txt is newer (made again first if it is broken, or
+# of another Python). The pinned release files are fetched into build/release-files first
+# (once per machine, whatever the file times of a fresh clone: from the URLs the lock records,
+# with no API request), so pip installs them from there; the lock is checked before pip reads
+# it (`install`). src/ is put on the environment's path (a .pth file, no build and no hash to
+# check), so your code imports.
+$(VENV)/.synced: requirements.txt | $(VENV)/pyvenv.cfg $(TOOLS_VENV)/.installed
 	$(call venv,$(VENV),$(NEW_VENV),$(VENV_PYTHON))
 	$(INSTALL) requirements.txt
 	$(VENV)/bin/python -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_path("purelib"),\
