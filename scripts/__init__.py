@@ -16,8 +16,8 @@ Modules, each with one job; each imports only those above it:
 * backend: running pip-compile and pip, or uv (RESOLVER), the sources in their environment only
 * explain: a failed resolution as one message, and what to write instead (pure)
 * platforms: the locks made to hold on every platform of PLATFORMS, and the check that they do
-* hashes: the hashes of pinned files, from what their sources say
 * checks: the offline checks of inputs and locks
+* hashes: the hashes of pinned files, from what their sources say; a lock's missing ones added
 * cutoffs: the release cooldown's rule as values: the cutoff, its header line, each resolver's
   options for it, the message when it leaves a requirement no version (pure)
 * cooldown: the release cooldown (COOLDOWN) of one compile: the sources' upload times, and the

@@ -6,6 +6,7 @@ gigabytes for spaCy's pins. Yet the simple API gives each file's sha256 (PEP 691
 PEP 503's ``#sha256=``), and so do links pages. Here the hashes come from there; a local file is
 read, and only a file whose source gives no hash is downloaded. Every file of the version counts,
 whatever its platform, as PyPI's JSON API gives them to pip-tools and as uv writes them.
+``with_hashes`` completes a lock pip-compile wrote without hashes.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from urllib.parse import unquote, urljoin, urlsplit
 import requests
 from packaging.version import Version
 
-from . import net
+from . import backend, net
 from .assets import parse_filename, url_filename
+from .checks import seal_problems
 from .files import sha256_file
-from .settings import BUILD
+from .requirements import pinned, read_lines, read_lines_of, set_hashes
+from .settings import BUILD, DEV_LOCK, LOCK, RESOLVER_PAGE, Settings
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 
@@ -156,3 +159,22 @@ def pinned_hashes(
     found = pinned_files(pins, indexes, find_links)
     with net.session() as http:
         return {name: {hash_of(http, file) for file in files} for name, files in found.items()}
+
+
+def with_hashes(settings: Settings, text: str) -> tuple[str, bool]:
+    """A compiled lock's ``text`` with every pin that has no hash hashed (not the release
+    packages, whose hashes are set later): as the sealed locks already hash that very version,
+    else from its sources (``pinned_hashes``). False beside it when a pin is left unhashed."""
+    pins = {name: version for line, name, version in pinned(read_lines_of(text)) if not line.hashes}
+    found = {
+        name: set(line.hashes)
+        for lock in (LOCK, DEV_LOCK)
+        if lock.is_file() and not seal_problems(lock)
+        for line, name, version in pinned(read_lines(lock))
+        if pins.get(name) == version and line.hashes
+    }
+    missing = {name: version for name, version in pins.items() if name not in found}
+    if missing:
+        indexes, links = backend.sources(settings, RESOLVER_PAGE)
+        found |= pinned_hashes(missing, indexes, links)
+    return set_hashes(text, found), found.keys() >= pins.keys()

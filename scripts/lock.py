@@ -14,7 +14,7 @@ One compile, read top to bottom (``compile_lock`` is what `python -m scripts com
    holds it to (cooldown.py).
 2. ``resolve_rounds`` (requirements.txt) or ``resolve_dev`` (requirements-dev.txt): the
    release files chosen (choose.py), then ``resolve``: the resolver's run into its own output
-   file, every pin hashed (``with_hashes``), the other platforms covered (platforms.py). A
+   file, every pin hashed (``hashes.with_hashes``), the other platforms covered (platforms.py). A
    round that fails is explained (explain.py) and returns the next round's plan.
 3. ``with_release_hashes``: each release package its release files' hashes and URLs.
 4. The cutoff's header line, then ``record_inputs``, seal the text; the offline checks read it
@@ -53,7 +53,6 @@ from .files import atomic_write_text, read_sha256sums
 from .requirements import (
     pinned,
     pins_of,
-    read_lines,
     read_lines_of,
     read_pins,
     record_inputs,
@@ -315,8 +314,8 @@ def resolve_here(
 ) -> str:
     """This machine's resolver run into ``scratch``, the cooldown exempting what the sources give
     no upload times for; raise CompileFailed with the reason explained. pip-compile's hashes
-    come from what the sources say of their files (``with_hashes``); only where they say nothing
-    does it make them, in a second run."""
+    come from what the sources say of their files (``hashes.with_hashes``); only where they say
+    nothing does it make them, in a second run."""
     for hashed in (False, True):
         run = partial(command, scratch, hashed=hashed)
         if failed := cool.run(run, target.settings, RESOLVER_PAGE, target.made_by):
@@ -325,32 +324,13 @@ def resolve_here(
         text = scratch.read_text()
         if hashed or target.settings.resolver == "uv":
             return text
-        text, complete = with_hashes(target, text)
+        from . import hashes  # the network modules, only for pip-compile's hashes
+
+        text, complete = hashes.with_hashes(target.settings, text)
         if complete:
             return text
         atomic_write_text(scratch, text)  # the hashes found guide pip-compile's own hashing
     return text
-
-
-def with_hashes(target: Target, text: str) -> tuple[str, bool]:
-    """``text`` with every pin that has no hash hashed (not the release packages, whose hashes
-    are set later): as the sealed locks already hash that very version, else from its sources.
-    False beside it when a pin is left unhashed."""
-    pins = {name: version for line, name, version in pinned(read_lines_of(text)) if not line.hashes}
-    found = {
-        name: set(line.hashes)
-        for lock in (LOCK, DEV_LOCK)
-        if lock.is_file() and not checks.seal_problems(lock)
-        for line, name, version in pinned(read_lines(lock))
-        if pins.get(name) == version and line.hashes
-    }
-    missing = {name: version for name, version in pins.items() if name not in found}
-    if missing:
-        from . import hashes  # the network modules, only when the sources are asked
-
-        indexes, links = backend.sources(target.settings, RESOLVER_PAGE)
-        found |= hashes.pinned_hashes(missing, indexes, links)
-    return set_hashes(text, found), found.keys() >= pins.keys()
 
 
 def with_release_hashes(
