@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 from packaging.utils import canonicalize_name
 
 from .errors import UserError
-from .requirements import release_urls, requirement_lines
+from .requirements import pin_lines, release_urls, requirement_lines
 from .settings import AUDIT_ALLOW, AUDIT_CACHE, Settings
 
 Pin = tuple[str, str]  # (canonical name, version)
@@ -136,7 +136,7 @@ def query(pins: Sequence[Pin], osv_url: str) -> tuple[list[Finding], list[tuple[
     with tempfile.TemporaryDirectory() as scratch:
         for number, run in enumerate(rounds(pins)):
             pinned, report = Path(scratch, f"pins-{number}.txt"), Path(scratch, f"{number}.json")
-            pinned.write_text("".join(f"{name}=={version}\n" for name, version in run))
+            pinned.write_text(pin_lines(run))
             result = subprocess.run(
                 [*PIP_AUDIT, "--requirement", str(pinned), "--output", str(report)],
                 env=environment(osv_url),

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .checks import seal_problems
-from .requirements import inputs_digest, inputs_line, read_pins
+from .requirements import inputs_digest, inputs_line, pin_lines, read_pins
 
 
 @contextmanager
@@ -28,7 +28,7 @@ def scratch_copy(lock: Path) -> Iterator[Path]:
         if lock.is_file() and not seal_problems(lock):
             shutil.copyfile(lock, temp)
         elif lock.is_file():  # changed by hand: keep its pins, and nothing else of it
-            temp.write_text("".join(f"{n}=={v}\n" for n, v in read_pins(lock).items()))
+            temp.write_text(pin_lines(read_pins(lock).items()))
         yield temp
     finally:
         temp.unlink(missing_ok=True)

@@ -34,7 +34,7 @@ from packaging.utils import canonicalize_name
 from . import backend
 from .errors import UserError, mask_url
 from .explain import uv_reason
-from .requirements import read_lines_of, read_pins
+from .requirements import pin_lines, read_lines_of, read_pins
 from .settings import BUILD, PLATFORM_TARGETS, Settings
 
 PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"  # the tools' = the locks'
@@ -192,6 +192,12 @@ def target_args(platform: Platform) -> list[str]:
     return ["--python-platform", str(platform.target), "--python-version", PYTHON_VERSION]
 
 
+def uv_environment(settings: Settings, page: Path, made_by: str) -> dict[str, str]:
+    """The environment of uv's runs for the other platforms, whatever RESOLVER says."""
+    uv = replace(settings, resolver="uv")
+    return backend.environment(uv, page, UV_CUSTOM_COMPILE_COMMAND=made_by)
+
+
 @contextmanager
 def beside(
     settings: Settings, command: Callable[[Path], list[str]], page: Path, made_by: str, guide: Path
@@ -206,12 +212,10 @@ def beside(
     if not settings.platforms:
         yield dict
         return
-    env = backend.environment(
-        replace(settings, resolver="uv"), page, UV_CUSTOM_COMPILE_COMMAND=made_by
-    )
+    env = uv_environment(settings, page, made_by)
     # The pins alone: uv keeps the hashes an output file lists for a version it keeps, and
     # those are this machine's files, not the platform's.
-    pins = "".join(f"{name}=={version}\n" for name, version in read_pins(guide).items())
+    pins = pin_lines(read_pins(guide).items())
     with tempfile.TemporaryDirectory(prefix="platforms.") as scratch:
         runs = {}
         for platform in covered(settings)[1:]:
@@ -264,17 +268,16 @@ def cover(
     if not settings.platforms:
         return base
     platforms = covered(settings)
-    uv = replace(settings, resolver="uv")
     _, found = entries(base)
     resolved = {
         name: text for name, text in (early or {}).items() if agrees(found, entries(text)[1])
     }
-    held = "".join(f"{e.name}=={e.version}\n" for e in found.values() if e.version)
+    held = pin_lines((e.name, e.version) for e in found.values() if e.version)
     BUILD.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(dir=BUILD, prefix=".platforms.") as scratch:
         pins = Path(scratch, "pins.txt")
         pins.write_text(held)
-        env = backend.environment(uv, page, UV_CUSTOM_COMPILE_COMMAND=made_by)
+        env = uv_environment(settings, page, made_by)
 
         def start(platform: Platform) -> tuple[Path, subprocess.Popen[str]]:
             output = Path(scratch, f"{platform.name}.txt")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,6 +133,12 @@ def pins_of(text: str) -> list[tuple[str, str, str, tuple[str, ...]]]:
 def read_pins(path: Path) -> dict[str, str]:
     """{canonical name: version} of the ``name==version`` lines of a requirements file."""
     return {name: version for _, name, version in pinned(read_lines(path))}
+
+
+def pin_lines(pins: Iterable[tuple[str, str]]) -> str:
+    """A requirements file of ``name==version`` lines, one for each (name, version) of ``pins``
+    (nothing else: no hash, no marker)."""
+    return "".join(f"{name}=={version}\n" for name, version in pins)
 
 
 def wanted(paths: Sequence[Path]) -> dict[str, SpecifierSet]:
