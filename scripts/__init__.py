@@ -11,6 +11,8 @@ Modules, each with one job; each imports only those above it:
 * assets: the release-file name rule, the Asset record, the asset index, the manifest
 * github: the GitHub API client (ETag cache, the listing's cap, tags)
 * page: the find-links pages (their only writer)
+* stubs: a release wheel's metadata read by range requests, as a stub wheel for the resolver
+* fetch: fetching release files and recording them, one by one or while the compile resolves
 * cache: build/release-files, fetched and hashed once; re-renders the pages when it changes
 * listing: the release files of MODEL_REPOS or of a published index
 * backend: running pip-compile and pip, or uv (RESOLVER), the sources in their environment only

@@ -6,7 +6,7 @@ again to hash it, and pip-sync downloads it once more to install it. ``ReleaseFi
 each chosen file once, hashing it as it arrives (net.Downloader), checks it (the API's size and
 digest, or the hash a lock pins), records its sha256 in build/release-files/SHA256SUMS and,
 whenever that changes, re-renders the links page, whose link for a cached file points at the
-local copy (page.py).
+local copy (page.py). Fetching is fetch.py's: a compile's files arrive while it resolves.
 
 Each file's stamp is recorded beside its sha256 (SHA256SUMS.stamps, see files.py), so a later
 check (``holds``: every install, every compile) trusts the recorded sha256 without reading the
@@ -17,43 +17,35 @@ its stamp.
 
 from __future__ import annotations
 
-import fcntl
+import shutil
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from packaging.version import Version
 
-from . import page
+from . import fetch, page
 from .assets import Asset, by_project, installable_files, linkable, url_filename
-from .errors import BrokeOff, NotFound, UserError, mask_url
+from .errors import UserError
 from .files import (
     Stamp,
     read_sha256sums,
     read_stamps,
     settled_stamp,
     sha256_file,
-    write_sha256sums,
     write_stamps,
 )
 from .requirements import pinned, read_lines, release_urls
 from .settings import (
-    BUILD,
     FILES_PAGE,
     LINKS_PAGE,
     RELEASE_FILES,
+    RELEASE_STUBS,
     RESOLVER_PAGE,
     SHA256SUMS,
     STAMPS,
     Settings,
 )
-
-if TYPE_CHECKING:
-    from .net import Download, Downloader
-
-# Held while release files are fetched (beside the cache: pip and uv read build/release-files).
-FETCH_LOCK = BUILD / "release-files.lock"
 
 # The files this process hashed itself, by name and stamp: `make verify` checks two locks that
 # pin the same model, and hashes it once.
@@ -89,29 +81,52 @@ class ReleaseFiles:
     fetched."""
 
     def __init__(self, settings: Settings, assets: Sequence[Asset] = (), quiet: bool = False):
-        self.settings = settings
-        self.assets = list(assets)
-        self.quiet = quiet
+        self.settings, self.assets, self.quiet = settings, list(assets), quiet
         self.sums = read_sha256sums(SHA256SUMS)
+        self._early: fetch.Early | None = None
+        self._reachable: set[str] | None = None  # the resolver page's release packages
 
     def has(self, filename: str) -> bool:
         """Is ``filename`` fetched and recorded?"""
         return filename in self.sums and (RELEASE_FILES / filename).is_file()
 
-    def ensure(self, assets: Iterable[Asset]) -> dict[str, str]:
-        """Fetch every asset not fetched yet; return SHA256SUMS as {file name: sha256}."""
+    def ensure(self, assets: Iterable[Asset], early: bool = False) -> dict[str, str]:
+        """Fetch every asset not fetched yet; return SHA256SUMS as {file name: sha256}. With
+        ``early``, return once a stub stands in for each (``path``), the files downloading
+        meanwhile (fetch.Early); each next call waits for them first."""
+        self.wait()
         missing = {asset.filename: asset for asset in assets if not self.has(asset.filename)}
-        if missing:
-            with _downloader() as fetch:
-                for filename in _fetched(self.sums, missing):
-                    del missing[filename]
-                for filename in sorted(missing):
-                    target = RELEASE_FILES / filename
-                    digest = _fetch_asset(fetch, self.settings, missing[filename], target)
-                    _keep(self.sums, filename, digest, self.quiet)
-                if self.assets:  # under the lock: what another command recorded stays linked
-                    page.write(LINKS_PAGE, self.assets, self.sums)
+        if missing and early:
+            self._early = fetch.Early(self.settings, self.sums, missing, self.assets, self.quiet)
+        elif missing:
+            fetch.fetch_all(self.settings, self.sums, missing, self.assets, self.quiet)
         return self.sums
+
+    def path(self, filename: str) -> Path:
+        """Where the resolver reads ``filename``: its stub while it downloads, else the file."""
+        return (self._early.stubs if self._early else {}).get(filename, RELEASE_FILES / filename)
+
+    def wait(self) -> None:
+        """Wait for the files fetched early; take in what they recorded, and link them."""
+        early, self._early = self._early, None
+        if early is not None:
+            self.sums = early.result()
+            if self._reachable is not None:
+                self.render_resolver(self._reachable)
+
+    @contextmanager
+    def fetching(self) -> Iterator[None]:
+        """A block that may fetch early: when it fails, its downloads still end (the next run
+        finds the files), unless it is interrupted; its stubs are removed."""
+        try:
+            yield
+            self.wait()
+        except Exception:
+            with suppress(UserError):  # the block's own failure is the one to tell
+                self.wait()
+            raise
+        finally:
+            shutil.rmtree(RELEASE_STUBS, ignore_errors=True)
 
     def ensure_pinned(self, lock: Path) -> dict[str, str]:
         """Fetch the release files of each release package ``lock`` pins."""
@@ -139,24 +154,12 @@ class ReleaseFiles:
                 if not self.has(filename):
                     missing[filename] = (url, hashes.get(name, set()))
         if missing:
-            with _downloader() as fetch:
-                for filename in _fetched(self.sums, list(missing)):
-                    del missing[filename]
-                for filename in sorted(missing):
-                    url, pinned_hashes = missing[filename]
-                    digest = _fetch_recorded(fetch, url, RELEASE_FILES / filename)
-                    if digest not in pinned_hashes:
-                        (RELEASE_FILES / filename).unlink()
-                        raise UserError(
-                            f"{filename}: its sha256 {digest} is not one {lock} pins for it (the "
-                            "file at that URL changed since the lock was made); nothing was kept"
-                        )
-                    _keep(self.sums, filename, digest, self.quiet)
+            fetch.fetch_all_recorded(self.sums, missing, lock, self.quiet)
 
     def download_to(self, asset: Asset, target: Path) -> str:
         """Download ``asset`` to ``target``, outside the cache, checked; return its sha256."""
-        with _downloader() as fetch:
-            return _fetch_asset(fetch, self.settings, asset, target)
+        with fetch.downloader() as get:
+            return fetch.fetch_asset(get, self.settings, asset, target)
 
     def render(self) -> None:
         """Write the links page of every listed asset, and the page of the fetched files."""
@@ -165,118 +168,5 @@ class ReleaseFiles:
 
     def render_resolver(self, reachable: Iterable[str]) -> None:
         """Write the resolver's page: the files of the release packages ``reachable`` names."""
-        names = set(reachable)
+        self._reachable = names = set(reachable)
         page.write(RESOLVER_PAGE, [a for a in self.assets if a.project in names], self.sums)
-
-
-# Fetching and recording one release file: functions of plain values, which ReleaseFiles calls.
-
-
-@contextmanager
-def _downloader() -> Iterator[Downloader]:
-    """A downloader with one session, holding the cache's fetch lock. The network modules
-    (requests takes 0.1 s to import) are imported here, when a file is to be fetched, so a run
-    with every file in the cache (an edit, an install) never pays for them.
-
-    The lock (``flock``: held per open file, so by one process or thread at a time, freed by
-    the operating system however it ends) is for the commands one run starts together (`make
-    -j`: the install's fetch and `compile --dev` both fetch a missing pinned file): the second
-    waits, then finds the file recorded (``_fetched``) instead of writing it a second time."""
-    from . import net
-
-    RELEASE_FILES.mkdir(parents=True, exist_ok=True)
-    with FETCH_LOCK.open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        with net.Downloader() as fetch:
-            yield fetch
-
-
-def _fetched(sums: dict[str, str], filenames: Iterable[str]) -> list[str]:
-    """Of ``filenames``, those another command fetched and recorded meanwhile (read under the
-    fetch lock); ``sums`` takes in what SHA256SUMS records now, so nothing recorded is lost."""
-    sums.update(read_sha256sums(SHA256SUMS))
-    return [name for name in filenames if name in sums and (RELEASE_FILES / name).is_file()]
-
-
-def _keep(sums: dict[str, str], filename: str, sha256: str, quiet: bool) -> None:
-    """Record a file just fetched into the cache (hashed as it arrived): its sha256 in ``sums``
-    and SHA256SUMS, its stamp, and its link on the page of fetched files."""
-    sums[filename] = sha256
-    write_sha256sums(SHA256SUMS, sums)
-    stamps = read_stamps(STAMPS)
-    stamp = settled_stamp(RELEASE_FILES / filename)
-    if stamp is None:
-        stamps.pop(filename, None)  # hashed again at its next check
-    else:
-        stamps[filename] = (sha256, stamp)
-    write_stamps(STAMPS, stamps)
-    page.write_files(FILES_PAGE, sums)
-    if not quiet:
-        print(f"release-files: cached {filename}")
-
-
-def _asset_downloads(settings: Settings, asset: Asset, target: Path) -> list[Download]:
-    """Where a listed asset comes from, in the order to ask: its download URL, with no token;
-    then, for a private repository (its download URL answers 404 to a token: GitHub's docs)
-    where a token for its API is set, its API URL with ``Accept: application/octet-stream`` and
-    the token, which goes to the API alone (the redirect to the storage host is followed
-    without it)."""
-    from .net import Download
-
-    public = Download(asset.url, target, asset.sha256, asset.size or None, netrc=False)
-    token = settings.token_for(asset.api_url) if asset.api_url else None
-    if token is None:
-        return [public]
-    headers = {"Authorization": f"Bearer {token}", "Accept": "application/octet-stream"}
-    private = Download(asset.api_url, target, public.sha256, public.size, headers, False)
-    return [public, private]
-
-
-def _fetch_asset(fetch: Downloader, settings: Settings, asset: Asset, target: Path) -> str:
-    """Download one listed asset, checked (status, not HTML, the API's size and digest); every
-    failure one message naming the release and what to do."""
-    downloads = _asset_downloads(settings, asset, target)
-    try:
-        return fetch.first_found(*downloads)
-    except NotFound as exc:
-        if len(downloads) > 1:  # its API URL, with the token, answered 404 too
-            raise _failed(asset, exc) from None
-        raise UserError(
-            f"{mask_url(asset.url)} answered 404: if {asset.repo} is private, set the token "
-            "that can read it (GITHUB_TOKEN for GITHUB_API_URL's host)"
-        ) from None
-    except BrokeOff as exc:
-        if exc.kept is None:
-            raise _failed(asset, exc) from None
-        raise UserError(
-            f"release file of {asset.repo} {asset.tag}: {exc}. Run the same command again "
-            "to continue the download"
-        ) from None
-    except UserError as exc:
-        raise _failed(asset, exc) from None
-
-
-def _failed(asset: Asset, exc: UserError) -> UserError:
-    """The message of a download of ``asset`` that failed and kept nothing."""
-    return UserError(
-        f"release file of {asset.repo} {asset.tag}: {exc}; nothing was kept. Run the same "
-        "command again later; if it fails again, run `make links` to refresh the links "
-        f"page (and if a hash differs again, tell the maintainers of {asset.repo})"
-    )
-
-
-def _fetch_recorded(fetch: Downloader, url: str, target: Path) -> str:
-    """Download a file a lock records; return its sha256 (the caller checks it)."""
-    from .net import Download
-
-    try:
-        return fetch(Download(url, target, netrc=False))
-    except NotFound:
-        raise UserError(
-            f"{mask_url(url)} answered 404: if the repository is private, run "
-            "`make links` with the token that can read it, then the same command again"
-        ) from None
-    except BrokeOff as exc:
-        if exc.kept is None:
-            raise
-        raise UserError(f"{exc}. Run the same command again to continue the download") from None

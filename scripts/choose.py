@@ -11,7 +11,7 @@ of a library; after one: the resolver found a conflict), so no round changes ano
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from email.parser import HeaderParser
 from pathlib import Path
@@ -23,7 +23,7 @@ from packaging.version import Version
 
 from .assets import Asset, Index, installable_files
 from .explain import CompileFailed
-from .settings import CONSTRAINTS, RELEASE_FILES, RELEASE_INPUT
+from .settings import CONSTRAINTS, RELEASE_INPUT
 
 Tried = Mapping[str, frozenset[Version]]
 
@@ -111,10 +111,12 @@ def wheel_requirements(wheel: Path) -> list[Requirement]:
     return found
 
 
-def requirements_of(chosen: Mapping[str, Asset]) -> dict[str, list[Requirement]]:
-    """What each chosen wheel (in build/release-files) requires."""
+def requirements_of(
+    chosen: Mapping[str, Asset], where: Callable[[str], Path]
+) -> dict[str, list[Requirement]]:
+    """What each chosen wheel requires, read where ``where`` says (cache.ReleaseFiles.path)."""
     return {
-        name: wheel_requirements(RELEASE_FILES / asset.filename)
+        name: wheel_requirements(where(asset.filename))
         for name, asset in chosen.items()
         if asset.filename.endswith(".whl")
     }
@@ -177,7 +179,9 @@ def after(
     return replace(lower, packages=packages, tried={}, retry_conflict=False)
 
 
-def compile_inputs(index: Index, chosen: Mapping[str, Asset]) -> dict[Path, str]:
+def compile_inputs(
+    index: Index, chosen: Mapping[str, Asset], where: Callable[[str], Path]
+) -> dict[Path, str]:
     """The two files the resolver reads besides the user's, with their texts. Each chosen
     release package is required, and constrained, as a direct reference to its file in build/:
     pip and uv then take that file for every requirement of the name, whichever comes first,
@@ -187,7 +191,7 @@ def compile_inputs(index: Index, chosen: Mapping[str, Asset]) -> dict[Path, str]
     need one (a dependency the inputs did not name) fails naming it, with nothing of that name
     read, and the next round takes its release file."""
     references = {
-        name: f"{name} @ {(RELEASE_FILES / asset.filename).resolve().as_uri()}\n"
+        name: f"{name} @ {where(asset.filename).resolve().as_uri()}\n"
         for name, asset in sorted(chosen.items())
     }
     limits = [references.get(name, f"{name}<0\n") for name in sorted(index)]

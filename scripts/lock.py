@@ -150,7 +150,7 @@ def compiled(target: Target) -> str:
     files = ReleaseFiles(target.settings, assets)
     # COOLDOWN (cooldown.py): the cutoff this compile holds to, sealed into the lock below.
     cool = cooldown.start(target.settings, target.lock, target.upgrade, RESOLVER_PAGE)
-    with fresh.scratch_copy(target.lock) as scratch:
+    with files.fetching(), fresh.scratch_copy(target.lock) as scratch:
         if target.dev:
             index = listed
             text, chosen = resolve_dev(target, scratch, index, files, cool)
@@ -198,8 +198,9 @@ def resolve_rounds(
         chosen = choose.releases(plan, index)
         if held := cool.release_problem(plan.names - chosen.keys(), listed, index, plan.specs):
             raise UserError(held)
-        files.ensure(chosen.values())  # the resolver reads them from build/, once
-        requires = choose.requirements_of(chosen)
+        # the resolver reads them from build/, once; the ones not fetched yet arrive as it runs
+        files.ensure(chosen.values(), early=True)
+        requires = choose.requirements_of(chosen, files.path)
         if following := choose.widened(plan, requires, index) or choose.matched(
             plan, requires, chosen, index
         ):
@@ -207,7 +208,7 @@ def resolve_rounds(
             continue
         files.render_resolver(plan.names)
         try:
-            return resolve(target, scratch, index, chosen, cool, plan.packages), chosen
+            return resolve(target, scratch, index, chosen, cool, files.path, plan.packages), chosen
         except CompileFailed as failure:
             following = choose.after(plan, failure, chosen, index)
             if following is None:
@@ -234,7 +235,7 @@ def resolve_dev(
     }
     files.ensure(chosen.values())
     try:
-        return resolve(target, scratch, index, chosen, cool, target.packages), chosen
+        return resolve(target, scratch, index, chosen, cool, files.path, target.packages), chosen
     except CompileFailed as failure:
         unpinned = sorted(({failure.missing} | failure.conflict) & (index.keys() - chosen))
         if unpinned:
@@ -252,13 +253,14 @@ def resolve(
     index: Index,
     chosen: Mapping[str, Asset],
     cool: cooldown.Cooldown,
+    where: Callable[[str], Path],
     packages: Sequence[str] = (),
 ) -> str:
     """The resolver run into ``scratch`` (its own output file, whose pins guide it), with
-    ``chosen`` as the release files and ``packages`` re-resolved afresh, and beside it for each
-    other platform of PLATFORMS; return the lock's text, every pin hashed, held on every
-    platform."""
-    for path, text in choose.compile_inputs(index, chosen).items():
+    ``chosen`` as the release files (read where ``where`` says: a stub while one downloads)
+    and ``packages`` re-resolved afresh, and beside it for each other platform of PLATFORMS;
+    return the lock's text, every pin hashed, held on every platform."""
+    for path, text in choose.compile_inputs(index, chosen, where).items():
         atomic_write_text(path, text)
     inputs = [p for p in target.sources if p.is_file() and p.suffix == ".in"]
     inputs += [] if target.dev else [RELEASE_INPUT]

@@ -170,6 +170,13 @@ class _NoNetrcSession(requests.Session):
             del headers["Authorization"]
 
 
+def _auth(download: Download) -> requests.auth.AuthBase | None:
+    """No ~/.netrc credentials for a download that asks for none or carries its own."""
+    if not download.netrc or any(name.lower() == "authorization" for name in download.headers):
+        return _NoAuth()
+    return None
+
+
 def _epoch(http_date: str | None) -> int | None:
     """An HTTP date (Last-Modified) as whole seconds since the epoch, or None."""
     try:
@@ -246,9 +253,7 @@ class Downloader:
         """Fetch ``download`` into its target; return the file's sha256."""
         # bytes as stored, so a Range counts the stored bytes
         headers = {"Accept-Encoding": "identity", **download.headers}
-        auth = None
-        if not download.netrc or any(name.lower() == "authorization" for name in headers):
-            auth = _NoAuth()
+        auth = _auth(download)
         size, part = download.size, download.part
         kept = part.stat() if part.is_file() else None
         offset = kept.st_size if kept and (size is None or kept.st_size < size) else 0
@@ -265,6 +270,22 @@ class Downloader:
         with response:
             _refuse(response, url, download.target.name, 206 if offset else 200)
             return _receive(response, download, offset)
+
+    def read_range(self, download: Download, start: int, end: int) -> bytes | None:
+        """Bytes ``start`` to ``end`` (inclusive) of ``download``'s file, asked with a ``Range``
+        (GitHub's storage host answers ranges: it announces ``Accept-Ranges: bytes``, as
+        recorded in gm3dmo/the-power#393); None when the server answers anything but exactly
+        that range of a file of the ``Download``'s size (NotFound for a 404)."""
+        headers = {"Accept-Encoding": "identity", **download.headers}
+        asked = {**headers, "Range": f"bytes={start}-{end}"}
+        url, response = self._open(download.url, asked, _auth(download))
+        with response:
+            if response.status_code == 404:
+                raise NotFound(f"downloading {mask_url(url)} answered HTTP 404")
+            asked_for = f"bytes {start}-{end}/{download.size}"
+            if response.status_code != 206 or response.headers.get("Content-Range") != asked_for:
+                return None
+            return b"".join(blocks(response, end - start + 1, f"a range of {mask_url(url)}"))
 
     def first_found(self, *downloads: Download) -> str:
         """Fetch the first of ``downloads`` its server has: each next one is asked only when

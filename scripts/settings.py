@@ -42,6 +42,7 @@ LINKS_PAGE = BUILD / "model-links.html"  # the find-links page of every release 
 RESOLVER_PAGE = BUILD / "resolver-links.html"  # only the release packages the inputs reach
 RELEASE_FILES = BUILD / "release-files"  # the release files fetched once, with SHA256SUMS
 SHA256SUMS = RELEASE_FILES / "SHA256SUMS"
+RELEASE_STUBS = BUILD / "release-stubs"  # what a wheel still downloading says of itself (stubs.py)
 STAMPS = RELEASE_FILES / "SHA256SUMS.stamps"  # which files are provably the ones hashed (cache.py)
 FILES_PAGE = BUILD / "release-files.html"  # every fetched release file, with its hash
 WHEELS = BUILD / "wheels"  # the files of requirements-model.in.raw

@@ -49,16 +49,15 @@ def make_wheel(
         *(f"Requires-Dist: {req}" for req in requires),
         *([f"Requires-Python: {requires_python}"] if requires_python else []),
     ]
-    files = {
-        f"{module}/__init__.py": f'VERSION = "{version}"\n{code}'.encode(),
-        f"{dist_info}/METADATA": ("\n".join(metadata) + "\n").encode(),
-        f"{dist_info}/WHEEL": (
-            "Wheel-Version: 1.0\nGenerator: tests\n"
-            f"Root-Is-Purelib: {'true' if tag == 'py3-none-any' else 'false'}\nTag: {tag}\n"
-        ).encode(),
-    }
+    # The .dist-info last, as wheel builders write it (PEP 427's recommended archiver features).
+    files = {f"{module}/__init__.py": f'VERSION = "{version}"\n{code}'.encode()}
     if payload:
         files[f"{module}/payload.bin"] = payload
+    files[f"{dist_info}/METADATA"] = ("\n".join(metadata) + "\n").encode()
+    files[f"{dist_info}/WHEEL"] = (
+        "Wheel-Version: 1.0\nGenerator: tests\n"
+        f"Root-Is-Purelib: {'true' if tag == 'py3-none-any' else 'false'}\nTag: {tag}\n"
+    ).encode()
     if entry_points:
         groups = (
             f"[{group}]\n" + "".join(f"{key} = {value}\n" for key, value in names.items())

@@ -33,8 +33,9 @@ against it works against GitHub (each behaviour cites its row of
 
 Every request lands in ``standin.requests`` with its host and headers; ``fail_with`` scripts
 errors (401, 403, 429, 5xx) and ``secondary_limit`` GitHub's secondary rate limit;
-``serve_html_for``, ``truncate`` and ``set_asset_state`` script bad downloads, and ``ranges``
-and ``if_range`` a storage host that ignores those headers.
+``serve_html_for``, ``truncate`` and ``set_asset_state`` script bad downloads, ``ranges``
+and ``if_range`` a storage host that ignores those headers, ``stale_ranges`` a hostile one whose
+ranges are of another file, and ``hold`` a slow link with no clock (a whole download waits).
 
     with run_standin() as github:
         github.add_release("explosion/spacy-models", "en_core_web_sm-3.8.0", {name: data})
@@ -113,6 +114,7 @@ class Answer(NamedTuple):
     headers: dict[str, str]
     body: bytes
     cut_at: int | None = None  # send only this many bytes of ``body``, then close the connection
+    held: threading.Event | None = None  # the body is sent once this is set (``hold``)
 
 
 @dataclass
@@ -129,6 +131,7 @@ class StoredAsset:
     uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
     uploaded: float = field(default_factory=lambda: float(int(time.time())))  # Last-Modified
     bytes_served: int = 0  # bytes the storage host sent of it, in all
+    parts_read: int = 0  # of download_count, the ranges asked with an end (a metadata read)
 
 
 @dataclass
@@ -193,6 +196,8 @@ class GitHubStandIn:
         self._html_for: dict[str, int] = {}  # asset name: downloads left to answer with HTML
         self._truncate: dict[str, int] = {}  # asset name: downloads left to cut short
         self._truncate_at = 0.5  # the fraction of the bytes a cut download sends
+        self._stale: dict[str, bytes] = {}  # asset name: the bytes its ranges are cut from
+        self._held: dict[str, threading.Event] = {}  # asset name: set when its downloads may end
         self._next_id = 1000
         self._secret = secrets.token_bytes(16)  # signs the download URLs
         self._lock = threading.RLock()
@@ -278,6 +283,18 @@ class GitHubStandIn:
         with self._lock:
             self._truncate[filename] = times
             self._truncate_at = at
+
+    def stale_ranges(self, filename: str, data: bytes) -> None:
+        """Answer ranges of ``filename`` from ``data`` (the same size): a hostile server, or a
+        cache in front of the storage host still holding another upload of that name."""
+        with self._lock:
+            self._stale[filename] = data
+
+    def hold(self, filename: str) -> threading.Event:
+        """Make each whole download of ``filename`` wait (up to 60 s) until the returned event
+        is set, its ranges not: a test sees what goes on while a big file is on its way."""
+        with self._lock:
+            return self._held.setdefault(filename, threading.Event())
 
     def secondary_limit(
         self, times: int = 1, retry_after: int | None = 60, status: int = 403
@@ -392,9 +409,12 @@ class GitHubStandIn:
 
     def downloads(self, filename: str) -> int:
         """How many GETs the storage host answered with the bytes of an asset named ``filename``
-        (whole or cut short by ``truncate``; any upload of that name, replaced ones too)."""
+        (whole, the rest of a .part, or cut short by ``truncate``; any upload of that name,
+        replaced ones too); a range asked with an end (a wheel's metadata read) is none."""
         with self._lock:
-            return sum(a.download_count for a in self._assets.values() if a.name == filename)
+            return sum(
+                a.download_count - a.parts_read for a in self._assets.values() if a.name == filename
+            )
 
     def asset_data(self, filename: str) -> bytes:
         """The bytes of the newest upload named ``filename``."""
@@ -665,12 +685,14 @@ class GitHubStandIn:
             if start >= total:
                 return Answer(416, {"Content-Range": f"bytes */{total}"}, b"")
             if start <= end:
-                status, data = 206, asset.data[start : end + 1]
+                status, data = 206, self._stale.get(asset.name, asset.data)[start : end + 1]
                 headers["Content-Range"] = f"bytes {start}-{end}/{total}"
+                asset.parts_read += bool(wanted[2])  # bytes=N-M: a part; bytes=N-: the rest
         asset.download_count += 1
         cut_at = int(len(data) * self._truncate_at) if _take(self._truncate, asset.name) else None
         asset.bytes_served += len(data[:cut_at])
-        return Answer(status, headers, data, cut_at)
+        held = self._held.get(asset.name) if status == 200 else None
+        return Answer(status, headers, data, cut_at, held)
 
     def _download(self, stored: StoredRepo, tag: str, name: str) -> list[StoredAsset]:
         releases = [r for r in stored.releases if r.tag == tag]
@@ -919,6 +941,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if answer.status == 304:
             return
+        if answer.held is not None:  # outside the stand-in's lock: other requests go on
+            answer.held.wait(60)
         try:
             self.wfile.write(answer.body[: answer.cut_at])
             if answer.cut_at is not None:  # the connection drops before Content-Length bytes
