@@ -78,10 +78,11 @@ def fetch_all(
 
 class Early:
     """The missing files fetched in a thread of its own, on a copy of the sums (recorded under
-    the fetch lock, as ever): first those no stub stands in for, which the making waits for,
-    then each wheel whose stub (stubs.py) stands in for it meanwhile; ``result`` waits for all.
-    A wheel gets a stub when it is at least EARLY_FROM bytes (its size listed) and its server
-    answers ranges."""
+    the fetch lock, as ever): first the small ones and those no wheel, then the big wheels,
+    while a stub (stubs.py) of each is made to stand in for it meanwhile. The making returns
+    once the first group is in and every big wheel has its stub (else once all are in);
+    ``result`` waits for all. A big wheel is one of at least EARLY_FROM bytes (its size listed);
+    its stub is made where its server answers ranges."""
 
     def __init__(
         self,
@@ -92,20 +93,22 @@ class Early:
         quiet: bool,
     ) -> None:
         self.sums = dict(sums)
-        self.stubs = _stand_in(settings, missing)  # file name: its stub, until ``result``
-        self.failed: BaseException | None = None
+        big = {f: a for f, a in missing.items() if f.endswith(".whl") and a.size >= EARLY_FROM}
         steps = [
             partial(fetch_all, settings, self.sums, part, list(assets), quiet) if part else None
-            for part in (
-                {f: a for f, a in missing.items() if f not in self.stubs},
-                {f: a for f, a in missing.items() if f in self.stubs},
-            )
+            for part in ({f: a for f, a in missing.items() if f not in big}, big)
         ]
+        self.failed: BaseException | None = None
         self.first_in = threading.Event()
         self.thread = threading.Thread(target=self._run, args=steps, daemon=True)
         self.thread.start()
+        try:
+            self.stubs = _stand_in(settings, big)  # file name: its stub, until ``result``
+        except Exception:
+            self.thread.join()  # as ReleaseFiles.fetching: the downloads end, this is told
+            raise
         self.first_in.wait()
-        if self.failed is not None or not self.stubs:
+        if self.failed is not None or len(self.stubs) < len(big):
             self.result()
 
     def _run(self, *steps: Callable[[], None] | None) -> None:
@@ -135,17 +138,15 @@ class Early:
         return self.sums
 
 
-def _stand_in(settings: Settings, missing: dict[str, Asset]) -> dict[str, Path]:
-    """{file name: its stub} for each of ``missing`` a stub can be made of (see ``Early``)."""
+def _stand_in(settings: Settings, big: dict[str, Asset]) -> dict[str, Path]:
+    """{file name: its stub} for each of ``big`` whose server answers ranges (see ``Early``)."""
     from . import net
 
     made = {}
     with net.Downloader(net.session(netrc=False)) as fetch:
-        for filename, asset in sorted(missing.items()):
+        for filename, asset in sorted(big.items()):
             stub = RELEASE_STUBS / filename
-            downloads = asset_downloads(settings, asset, stub)
-            big = filename.endswith(".whl") and asset.size >= EARLY_FROM
-            if big and stubs.make(fetch, downloads, asset.size, stub):
+            if stubs.make(fetch, asset_downloads(settings, asset, stub), asset.size, stub):
                 made[filename] = stub
     return made
 
