@@ -16,6 +16,7 @@ Modules, each with one job; each imports only those above it:
 * cache: build/release-files, fetched and hashed once; re-renders the pages when it changes
 * listing: the release files of MODEL_REPOS or of a published index
 * backend: running pip-compile and pip, or uv (RESOLVER), the sources in their environment only
+* warm: uv's cache filled with a compile's pins while the compile waits for its release files
 * explain: a failed resolution as one message, and what to write instead (pure)
 * platforms: the locks made to hold on every platform of PLATFORMS, and the check that they do
 * checks: the offline checks of inputs and locks

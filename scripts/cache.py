@@ -106,6 +106,11 @@ class ReleaseFiles:
         """Where the resolver reads ``filename``: its stub while it downloads, else the file."""
         return (self._early.stubs if self._early else {}).get(filename, RELEASE_FILES / filename)
 
+    @property
+    def downloading(self) -> bool:
+        """Are files fetched early still arriving?"""
+        return self._early is not None and self._early.thread.is_alive()
+
     def wait(self) -> None:
         """Wait for the files fetched early; take in what they recorded, and link them."""
         early, self._early = self._early, None

@@ -75,6 +75,7 @@ from .settings import (
     SOURCES,
     Settings,
 )
+from .warm import warming
 
 TRIES = 20  # rounds one lock may take before giving up (other releases, conflicts)
 
@@ -127,7 +128,7 @@ def compile_lock(settings: Settings, dev: bool, upgrade: bool, quiet: bool = Fal
             shutil.copyfile(LOCK, BEFORE_UPGRADE)
         else:
             BEFORE_UPGRADE.unlink(missing_ok=True)
-    atomic_write_text(target.lock, compiled(target))
+    atomic_write_text(target.lock, compiled(target, warm=not dev))
     if not quiet:
         print(f"compile: wrote {target.lock}")
     # Found here, make starts no `compile --dev` to see it (an upgrade re-pins that one too).
@@ -135,9 +136,10 @@ def compile_lock(settings: Settings, dev: bool, upgrade: bool, quiet: bool = Fal
         fresh.still_up_to_date(DEV_LOCK, DEV_SOURCES, None, settings.platforms, quiet)
 
 
-def compiled(target: Target) -> str:
+def compiled(target: Target, warm: bool = False) -> str:
     """The text of ``target``'s lock as its inputs compile to now: resolved, hashed, guarded,
-    sealed and checked; raise UserError if it cannot be made (the lock is then left alone)."""
+    sealed and checked; raise UserError if it cannot be made (the lock is then left alone).
+    With ``warm``, uv's cache is filled with its pins' files while the release files arrive."""
     problems = checks.input_problems([*(p for p in target.sources if p.suffix == ".in"), MODEL_RAW])
     if problems:
         raise UserError("\n".join(problems) + "\nnothing was compiled")
@@ -150,13 +152,19 @@ def compiled(target: Target) -> str:
     files = ReleaseFiles(target.settings, assets)
     # COOLDOWN (cooldown.py): the cutoff this compile holds to, sealed into the lock below.
     cool = cooldown.start(target.settings, target.lock, target.upgrade, RESOLVER_PAGE)
-    with files.fetching(), fresh.scratch_copy(target.lock) as scratch:
+    with (
+        warming(target.settings) as start_warming,
+        files.fetching(),
+        fresh.scratch_copy(target.lock) as scratch,
+    ):
         if target.dev:
             index = listed
             text, chosen = resolve_dev(target, scratch, index, files, cool)
         else:
             index = cool.releases(listed)  # only the releases made before the cutoff
             text, chosen = resolve_rounds(target, scratch, index, files, cool, listed)
+        if warm and files.downloading:  # uv's cache filled while they arrive (warm.py)
+            start_warming(text, listed.keys())
     text = with_release_hashes(target, text, index, chosen, files)
     text = cool.seal(text)  # the cutoff, in the header
     text = record_inputs(text, target.sources, target.pre, target.settings.platforms)
