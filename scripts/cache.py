@@ -76,9 +76,8 @@ def holds(filename: str, sha256: str | None, rehash: bool = False) -> bool:
 class ReleaseFiles:
     """The fetched release files and their recorded hashes, and the pages that link them.
 
-    ``assets`` are the listing's (the manifest), which the links page shows; none in a fresh
-    clone, which fetches what its lock records and needs no page. ``quiet``: no line per file
-    fetched."""
+    ``assets``: the listing's (the manifest), which the links page shows; none in a fresh clone
+    (it fetches what its lock records, with no page). ``quiet``: no line per file fetched."""
 
     def __init__(self, settings: Settings, assets: Sequence[Asset] = (), quiet: bool = False):
         self.settings, self.assets, self.quiet = settings, list(assets), quiet
@@ -93,7 +92,7 @@ class ReleaseFiles:
     def ensure(self, assets: Iterable[Asset], early: bool = False) -> dict[str, str]:
         """Fetch every asset not fetched yet; return SHA256SUMS as {file name: sha256}. With
         ``early``, return once a stub stands in for each (``path``), the files downloading
-        meanwhile (fetch.Early); each next call waits for them first."""
+        meanwhile (fetch.Early): each next call waits for them."""
         self.wait()
         missing = {asset.filename: asset for asset in assets if not self.has(asset.filename)}
         if missing and early:
@@ -106,7 +105,6 @@ class ReleaseFiles:
         """Where the resolver reads ``filename``: its stub while it downloads, else the file."""
         return (self._early.stubs if self._early else {}).get(filename, RELEASE_FILES / filename)
 
-    @property
     def downloading(self) -> bool:
         """Are files fetched early still arriving?"""
         return self._early is not None and self._early.thread.is_alive()

@@ -163,7 +163,7 @@ def compiled(target: Target, warm: bool = False) -> str:
         else:
             index = cool.releases(listed)  # only the releases made before the cutoff
             text, chosen = resolve_rounds(target, scratch, index, files, cool, listed)
-        if warm and files.downloading:  # uv's cache filled while they arrive (warm.py)
+        if warm and files.downloading():  # uv's cache filled while they arrive (warm.py)
             start_warming(text, listed.keys())
     text = with_release_hashes(target, text, index, chosen, files)
     text = cool.seal(text)  # the cutoff, in the header
