@@ -37,7 +37,7 @@ def wait_for(path: Path, done: threading.Event) -> bool:
     return False
 
 
-@pytest.mark.parametrize("project", ["uv"], indirect=True)  # pip-tools: the test below
+@pytest.mark.parametrize("project", ["uv"], indirect=True)  # pip-tools: the last test
 def test_a_compile_waiting_for_a_big_file_fills_uv_s_cache_and_leaves_nothing(
     project: Project,
 ) -> None:
