@@ -222,10 +222,11 @@ export: requirements.txt | $(TOOLS_VENV)/.installed
 # Maintenance: remaking the locks on demand, the template's own tools, publishing, tidying.
 
 # `make lock` remakes the locks whatever the file times: after a hand edit that make refused,
-# it keeps their pins and nothing else of them.
+# it keeps their pins and nothing else of them. No install follows, so uv's cache is not filled
+# meanwhile (`--no-warm`, scripts/warm.py).
 .PHONY: lock  ## remake requirements.txt and requirements-dev.txt now (keeping their pins)
 lock: | $(LINKS) $(TOOLS_VENV)/.installed
-	$(RUN) compile
+	$(RUN) compile --no-warm
 	$(if $(wildcard requirements-dev.in),$(RUN) compile --dev)
 
 .PHONY: check-requirements  ## only check that the locks are what the .in files compile to

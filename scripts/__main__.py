@@ -69,6 +69,13 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
         },
     ),
     "dev": (("--dev",), {"action": "store_true", "help": "requirements-dev.txt instead"}),
+    "no-warm": (
+        ("--no-warm",),
+        {
+            "action": "store_true",
+            "help": "no install follows: do not fill uv's cache while a big model downloads",
+        },
+    ),
     "check": (
         ("--check",),
         {
@@ -152,7 +159,7 @@ def compile_locks(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.check:
         return lock.check_fresh(settings)
-    lock.compile_lock(settings, args.dev, args.upgrade, args.quiet)
+    lock.compile_lock(settings, args.dev, args.upgrade, args.quiet, warm=not args.no_warm)
     return 0
 
 
@@ -271,7 +278,7 @@ def parser() -> argparse.ArgumentParser:
 
     command("links", links, "quiet")
     command("wheels", wheels, "quiet")
-    command("compile", compile_locks, "upgrade", "quiet", "dev", "check")
+    command("compile", compile_locks, "upgrade", "quiet", "dev", "check", "no-warm")
     command("install", install, "python", "install-locks")
     command("verify", verify, "locks")
     command("audit", audit, "locks")

@@ -112,9 +112,12 @@ class Target:
         return f"make {self.lock}"
 
 
-def compile_lock(settings: Settings, dev: bool, upgrade: bool, quiet: bool = False) -> None:
+def compile_lock(
+    settings: Settings, dev: bool, upgrade: bool, quiet: bool = False, warm: bool = True
+) -> None:
     """Make requirements.txt (or requirements-dev.txt with ``dev``), unless it is up to date
-    with its inputs: compiled, checked, then renamed into place whole."""
+    with its inputs: compiled, checked, then renamed into place whole; with ``warm``, uv's
+    cache filled meanwhile for the install that follows (warm.py)."""
     if not REQUIREMENTS_IN.is_file():
         raise UserError(f"{REQUIREMENTS_IN} is missing: this is not a template checkout?")
     target = Target(settings, dev, upgrade)
@@ -128,7 +131,7 @@ def compile_lock(settings: Settings, dev: bool, upgrade: bool, quiet: bool = Fal
             shutil.copyfile(LOCK, BEFORE_UPGRADE)
         else:
             BEFORE_UPGRADE.unlink(missing_ok=True)
-    atomic_write_text(target.lock, compiled(target, warm=not dev))
+    atomic_write_text(target.lock, compiled(target, warm=warm and not dev))
     if not quiet:
         print(f"compile: wrote {target.lock}")
     # Found here, make starts no `compile --dev` to see it (an upgrade re-pins that one too).

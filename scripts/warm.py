@@ -9,8 +9,8 @@ fetching them after the compile. They are installed into a throwaway folder unde
 release package is among them (their files come from build/release-files), and the user's
 configured sources are the ones the sync reads. It is only a head start: when the compile ends
 it is stopped wherever it is, so the compile never waits for it (it shares the network with the
-model's download meanwhile: bytes the install fetches next anyway, spent early; a compile no
-install follows, `make lock`, spends them for nothing). Whatever it did not fetch, the sync
+model's download meanwhile: bytes the install fetches next anyway, spent early; `make lock`,
+which no install follows, runs `compile --no-warm`). Whatever it did not fetch, the sync
 fetches as before, checked the same way. With pip-tools it does nothing (pip keeps no cache the
 install would read a download from).
 """

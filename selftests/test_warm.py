@@ -120,3 +120,23 @@ def test_with_pip_tools_nothing_is_started(tmp_path: Path, monkeypatch: pytest.M
     with warm.warming(Settings.from_environ(os.environ)) as start:
         start(LOCK, set())
     assert not started and not warm.WARM_PINS.exists()
+
+
+def test_make_lock_asks_for_no_filling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make lock` (no install follows) runs `compile --no-warm`; a plain compile warms."""
+    from scripts import lock
+    from scripts.__main__ import main
+
+    asked: list[bool] = []
+    monkeypatch.setattr(lock, "compile_lock", lambda *args, warm: asked.append(warm))
+    assert main(["compile", "--no-warm"]) == 0 and main(["compile"]) == 0
+    assert asked == [False, True]
+    dry = subprocess.run(
+        ["make", "-n", "--no-print-directory", "lock"],
+        cwd=Path(__file__).parents[1],
+        env={**os.environ, "RUN_LOCKED": str(Path(__file__).parents[1])},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "-m scripts compile --no-warm\n" in dry.stdout
