@@ -86,7 +86,9 @@ def test_the_filling_is_stopped_when_its_block_ends(
     silent.listen()
     silent.settimeout(60)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{silent.getsockname()[1]}/simple")
+    index = f"http://127.0.0.1:{silent.getsockname()[1]}/simple"
+    # the user's pip sources, as `pip config list` gives them (its answer is cached per process)
+    monkeypatch.setattr(backend, "pip_config", lambda: {"index-url": [index]})
     monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
     monkeypatch.setenv("RESOLVER", "uv")
     (tmp_path / "build").mkdir()
