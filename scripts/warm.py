@@ -40,12 +40,14 @@ def warming(settings: Settings) -> Iterator[Callable[[str, Collection[str]], Non
     started: list[subprocess.Popen[bytes]] = []
 
     def start(text: str, release: Collection[str]) -> None:
+        if settings.resolver != "uv" or started:
+            return
         lines = [
             " ".join([line.text, *(f"--hash=sha256:{h}" for h in line.hashes)])
             for line, name, _ in pinned(read_lines_of(text))
             if name not in release and line.hashes
         ]
-        if settings.resolver != "uv" or started or not lines:
+        if not lines:
             return
         atomic_write_text(WARM_PINS, "\n".join(lines) + "\n")
         shutil.rmtree(WARM_TARGET, ignore_errors=True)
@@ -65,8 +67,8 @@ def warming(settings: Settings) -> Iterator[Callable[[str, Collection[str]], Non
     try:
         yield start
     finally:
-        for process in started:
+        for process in started:  # at most one; nothing to tidy when none started
             process.terminate()
             process.wait()
-        shutil.rmtree(WARM_TARGET, ignore_errors=True)
-        WARM_PINS.unlink(missing_ok=True)
+            shutil.rmtree(WARM_TARGET, ignore_errors=True)
+            WARM_PINS.unlink(missing_ok=True)
